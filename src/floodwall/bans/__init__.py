@@ -1,0 +1,1 @@
+"""floodwall.bans room (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""floodwall.cli room (see DESIGN.md)."""

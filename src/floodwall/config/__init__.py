@@ -1,0 +1,1 @@
+"""floodwall.config room (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""floodwall.detection room (see DESIGN.md)."""

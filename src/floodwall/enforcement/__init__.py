@@ -1,0 +1,1 @@
+"""floodwall.enforcement room (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""floodwall.matching room (see DESIGN.md)."""

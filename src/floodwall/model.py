@@ -1,0 +1,80 @@
+"""The values that travel between rooms: one line of log, a failure, a decision, a ban."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    """One complete line read from a log source."""
+
+    path: str
+    """File the line was read from (as configured, not resolved)."""
+    lineno: int
+    """1-based line number within the current generation of the file."""
+    text: str
+    """The line without its trailing newline; undecodable bytes are U+FFFD."""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One matched line attributed to a key (an address)."""
+
+    jail: str
+    """Name of the jail whose filter matched."""
+    key: str
+    """What is counted and banned: a normalised address or prefix."""
+    time: float
+    """Unix time of the event, taken from the log line itself."""
+    path: str
+    """File the line came from."""
+    lineno: int
+    """Line number within that file."""
+    text: str
+    """The log line, kept as evidence."""
+    fields: Mapping[str, object] = field(default_factory=dict)
+    """Named fields the filter extracted (method, status, user, vhost…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A jail's verdict that a key crossed its threshold."""
+
+    jail: str
+    """Jail that decided."""
+    key: str
+    """Address or prefix to ban."""
+    time: float
+    """Time of the failure that crossed the threshold (log time)."""
+    reason: str
+    """Human sentence: what was counted, how many, in which window."""
+    failures: tuple[Failure, ...]
+    """The failures in the window that caused the decision, oldest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """An entry of the ledger: a key banned from start until an end (or forever)."""
+
+    key: str
+    """Address or prefix banned."""
+    jail: str
+    """Jail (or 'manual') that banned it; selects the firewall set and ports."""
+    start: float
+    """Unix time the ban began."""
+    until: float | None
+    """Unix time the ban ends; None for a permanent ban."""
+    count: int = 0
+    """Failures that caused the ban."""
+    origin: str = "local"
+    """Node that decided the ban ('local' for this one, 'manual' for the CLI)."""
+    reason: str = ""
+    """Why the ban was made, for operators."""
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left at `now`; None for permanent, 0 when expired."""
+        if self.until is None:
+            return None
+        return max(0.0, self.until - now)

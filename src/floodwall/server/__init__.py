@@ -1,0 +1,1 @@
+"""floodwall.server room (see DESIGN.md)."""

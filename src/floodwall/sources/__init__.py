@@ -1,0 +1,1 @@
+"""floodwall.sources room (see DESIGN.md)."""

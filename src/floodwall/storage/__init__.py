@@ -1,0 +1,1 @@
+"""floodwall.storage room (see DESIGN.md)."""
