@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +79,13 @@ class Ban:
         if self.until is None:
             return None
         return max(0.0, self.until - now)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One thing for the firewall to do: add (or extend) a ban, or remove it."""
+
+    action: Literal["add", "remove"]
+    """'add' puts the ban's key in its jail's set (refreshing its timeout); 'remove' takes it out."""
+    ban: Ban
+    """The ban whose key and jail are meant."""

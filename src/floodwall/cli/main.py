@@ -13,6 +13,9 @@ from floodwall.errors import FloodwallError
 # Each module has `register(subparsers) -> None`, which adds its subcommand(s) and sets
 # `func(args) -> int` as the parser default.
 COMMAND_MODULES: tuple[str, ...] = (
+    "floodwall.cli.daemon_cmds",
+    "floodwall.cli.control_cmds",
+    "floodwall.cli.replay_cmd",
 )
 
 

@@ -1,0 +1,70 @@
+"""The ledger of bans: the active set in memory, every change written to the database first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from floodwall.model import Ban, Change, Failure
+from floodwall.storage.database import Database, StoredBan
+
+class Ledger:
+    """Active bans by (jail, key); the database is written before any change is reported."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._active: dict[tuple[str, str], StoredBan] = {
+            (stored.ban.jail, stored.ban.key): stored for stored in database.open_bans()}
+
+    def active(self) -> list[Ban]:
+        """Every active ban (including those past their end not yet expired)."""
+        return [stored.ban for stored in self._active.values()]
+
+    def find(self, key: str, jail: str | None = None) -> list[StoredBan]:
+        """Active bans of a key (in one jail, or in all)."""
+        return [s for (j, k), s in self._active.items() if k == key and jail in (None, j)]
+
+    def is_banned(self, jail: str, key: str, now: float) -> bool:
+        """True if the key has an active, unexpired ban in that jail."""
+        stored = self._active.get((jail, key))
+        return stored is not None and (stored.ban.until is None or stored.ban.until > now)
+
+    def add(self, bans: Sequence[tuple[Ban, Sequence[Failure]]]) -> list[Change]:
+        """Record bans; a ban of an already-banned key only ever extends it, never shortens."""
+        new: list[tuple[Ban, Sequence[Failure]]] = []
+        changes: list[Change] = []
+        for ban, failures in bans:
+            stored = self._active.get((ban.jail, ban.key))
+            if stored is None:
+                new.append((ban, failures))
+                continue
+            old = stored.ban
+            if old.until is None or (ban.until is not None and ban.until <= old.until):
+                continue
+            extended = replace(old, until=ban.until, count=old.count + ban.count)
+            self.database.extend_ban(stored.id, extended.until, extended.count)
+            self._active[(ban.jail, ban.key)] = replace(stored, ban=extended)
+            changes.append(Change("add", extended))
+        for ban_id, (ban, _) in zip(self.database.add_bans(new), new, strict=True):
+            self._active[(ban.jail, ban.key)] = StoredBan(ban_id, ban)
+            changes.append(Change("add", ban))
+        return changes
+
+    def remove(self, key: str, now: float, reason: str, jail: str | None = None
+               ) -> list[Change]:
+        """End a key's active bans (in one jail or everywhere)."""
+        ended = self.find(key, jail)
+        return self._end(ended, now, reason)
+
+    def expire(self, now: float) -> list[Change]:
+        """End every ban whose time is over."""
+        due = [s for s in self._active.values() if s.ban.until is not None and s.ban.until <= now]
+        return self._end(due, now, "expired")
+
+    def _end(self, ended: list[StoredBan], now: float, reason: str) -> list[Change]:
+        if not ended:
+            return []
+        self.database.end_bans((s.id for s in ended), now, reason)
+        for stored in ended:
+            del self._active[(stored.ban.jail, stored.ban.key)]
+        return [Change("remove", stored.ban) for stored in ended]

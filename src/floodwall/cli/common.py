@@ -1,0 +1,49 @@
+"""Bits shared by the command modules: the --config option and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from floodwall.config.loader import load_config
+from floodwall.config.model import Config
+
+DEFAULT_CONFIG = "/etc/floodwall/floodwall.toml"
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """Add --config FILE."""
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="FILE",
+                        help=f"floodwall.toml to use (default {DEFAULT_CONFIG})")
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    """Load the configuration named by --config."""
+    return load_config(args.config)
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on its own line."""
+    print(json.dumps(value, sort_keys=True))
+
+
+def timestamp(seconds: float | None) -> str:
+    """Local time text for a unix time ('-' for none)."""
+    if seconds is None:
+        return "-"
+    return dt.datetime.fromtimestamp(seconds).astimezone().strftime("%Y-%m-%d %H:%M:%S%z")
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A plain aligned table on stdout."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    for row in [headers, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def err(message: str) -> None:
+    """A message for the operator on stderr."""
+    print(message, file=sys.stderr)

@@ -1,0 +1,45 @@
+"""`floodwall run` and `floodwall check-config`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from floodwall.cli.common import add_config_option, config_from
+from floodwall.config.durations import format_duration
+
+
+def register(subparsers: Any) -> None:
+    """Add the run and check-config subcommands."""
+    run = subparsers.add_parser("run", help="run the daemon in the foreground (logs to stderr)")
+    add_config_option(run)
+    run.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
+    run.set_defaults(func=_run)
+    check = subparsers.add_parser("check-config", help="validate the configuration and exit")
+    add_config_option(check)
+    check.set_defaults(func=_check)
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = config_from(args)
+    from floodwall.server.daemon import Daemon
+    asyncio.run(Daemon(config).run())
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    from floodwall.pipeline import Pipeline
+    Pipeline(config)  # builds every filter: catches what only shows when compiling them
+    print(f"{config.path}: OK, {len(config.enabled_jails())} enabled jail(s)")
+    for jail in config.jails:
+        state = "" if jail.enabled else " (disabled)"
+        print(f"  {jail.name}{state}: filter={jail.filter} maxretry={jail.maxretry} "
+              f"findtime={format_duration(jail.findtime)} "
+              f"bantime={format_duration(jail.bantime)} logpath={', '.join(jail.logpath)}")
+    return 0

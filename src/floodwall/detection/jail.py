@@ -1,0 +1,61 @@
+"""A running jail: its filter's failures counted in sliding windows, turned into decisions."""
+
+from __future__ import annotations
+
+from floodwall.addresses import Allowlist
+from floodwall.config.durations import format_duration
+from floodwall.config.model import JailConfig
+from floodwall.detection.windows import SlidingWindows
+from floodwall.matching.entries import Entry
+from floodwall.matching.filters import LineFilter
+from floodwall.model import Decision, Failure
+
+
+class Jail:
+    """Counts one jail's failures across all of its files and decides when a key crosses."""
+
+    def __init__(self, config: JailConfig, line_filter: LineFilter, allowlist: Allowlist) -> None:
+        self.config = config
+        self.name = config.name
+        self.filter = line_filter
+        self.allowlist = allowlist
+        self.windows = SlidingWindows(config.maxretry, config.findtime)
+        self.failures_seen = 0
+        """Failures counted since start (allowlisted ones excluded)."""
+
+    def on_entry(self, entry: Entry) -> list[Decision]:
+        """Feed one parsed line; returns the decisions it triggers."""
+        decisions: list[Decision] = []
+        for failure in self.filter.failures(entry):
+            decision = self.on_failure(failure)
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
+
+    def on_failure(self, failure: Failure) -> Decision | None:
+        """Count one failure; a decision when its key reaches maxretry within findtime."""
+        if failure.key in self.allowlist:
+            return None
+        self.failures_seen += 1
+        window = self.windows.add(failure)
+        if window is None:
+            return None
+        config = self.config
+        reason = (f"{len(window)} failures ({self._what()}) within "
+                  f"{format_duration(config.findtime)}, limit {config.maxretry}")
+        return Decision(self.name, failure.key, failure.time, reason, window)
+
+    def on_ban(self, key: str) -> None:
+        """The key was banned (by this jail or by hand): its count starts over."""
+        self.windows.forget(key)
+
+    def expire(self, now: float) -> None:
+        """Release keys whose windows emptied by `now`."""
+        self.windows.expire(now)
+
+    def _what(self) -> str:
+        if self.config.filter == "access":
+            return self.config.rule.describe()
+        if self.config.filter == "sshd":
+            return "failed ssh authentication attempts"
+        return "lines matching failregex"

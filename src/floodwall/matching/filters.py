@@ -1,0 +1,21 @@
+"""What every jail filter offers: failures out of parsed entries."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from floodwall.matching.entries import Entry
+from floodwall.model import Failure
+
+
+class LineFilter(Protocol):
+    """Turns parsed log entries into failures attributed to a key."""
+
+    wants_access: bool
+    """True if the filter reads access-log fields (the file is parsed as an access log)."""
+    wants_syslog: bool
+    """True if the filter reads syslog fields."""
+
+    def failures(self, entry: Entry) -> list[Failure]:
+        """Failures the entry produces (usually none or one)."""
+        ...

@@ -1,0 +1,91 @@
+"""The shared path of a line: which jails read a file, parsing it once, and the jails' decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePath
+
+from floodwall.addresses import Allowlist
+from floodwall.config.model import Config, JailConfig
+from floodwall.detection.jail import Jail
+from floodwall.errors import ConfigError
+from floodwall.matching.access_filter import AccessFilter
+from floodwall.matching.accesslog import access_parser
+from floodwall.matching.entries import Entry, EntryParser
+from floodwall.matching.filters import LineFilter
+from floodwall.matching.sshd import SshdFilter
+from floodwall.model import Decision, SourceLine
+
+
+def build_filter(config: JailConfig) -> LineFilter:
+    """The filter a jail's configuration asks for."""
+    if config.filter == "access":
+        return AccessFilter(config.name, config.rule)
+    if config.filter == "sshd":
+        return SshdFilter(config.name)
+    raise ConfigError(f"jail '{config.name}': filter '{config.filter}' is not available yet")
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """True if a file path matches a logpath glob (`*` does not cross `/`)."""
+    return PurePath(path).match(pattern) if pattern.startswith("/") else (
+        PurePath(path).match(pattern) or path == pattern)
+
+
+class Pipeline:
+    """The enabled jails of a config, and for each file the jails that read it."""
+
+    def __init__(self, config: Config, *, every_jail_reads_every_file: bool = False) -> None:
+        self.config = config
+        self.jails: dict[str, Jail] = {
+            j.name: Jail(j, build_filter(j), Allowlist(j.ignoreip))
+            for j in config.enabled_jails()}
+        self._all_files = every_jail_reads_every_file
+        self._routes: dict[str, tuple[list[Jail], EntryParser]] = {}
+
+    def jails_for(self, path: str) -> list[Jail]:
+        """The jails that read a file."""
+        return self._route(path)[0]
+
+    def parse(self, line: SourceLine, now: float) -> Entry:
+        """Parse a line once for every jail of its file."""
+        return self._route(line.path)[1].parse(line, now)
+
+    def feed(self, entry: Entry) -> list[Decision]:
+        """Give a parsed line to its file's jails; returns their decisions."""
+        decisions: list[Decision] = []
+        for jail in self._route(entry.line.path)[0]:
+            decisions.extend(jail.on_entry(entry))
+        return decisions
+
+    def feed_lines(self, lines: Iterable[SourceLine], now: float) -> list[Decision]:
+        """Parse and feed lines (already in the order to count them)."""
+        decisions: list[Decision] = []
+        for line in lines:
+            decisions.extend(self.feed(self.parse(line, now)))
+        return decisions
+
+    def forget(self, key: str) -> None:
+        """A key was banned: every jail's count for it starts over."""
+        for jail in self.jails.values():
+            jail.on_ban(key)
+
+    def expire(self, now: float) -> None:
+        """Release every jail's emptied windows."""
+        for jail in self.jails.values():
+            jail.expire(now)
+
+    def _route(self, path: str) -> tuple[list[Jail], EntryParser]:
+        route = self._routes.get(path)
+        if route is None:
+            jails = [jail for jail in self.jails.values() if self._all_files or any(
+                path_matches(path, pattern) for pattern in jail.config.logpath)]
+            formats: dict[tuple[str, str], object] = {}
+            for jail in jails:
+                if jail.filter.wants_access:
+                    spec = (jail.config.format, jail.config.format_kind)
+                    formats.setdefault(spec, access_parser(*spec))
+            parser = EntryParser(list(formats.values()),  # type: ignore[arg-type]
+                                 syslog=any(j.filter.wants_syslog for j in jails))
+            route = self._routes[path] = (jails, parser)
+        return route

@@ -1,0 +1,343 @@
+"""The daemon's wiring: sources → pipeline → ledger → firewall, plus the control socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from floodwall.addresses import Allowlist, normalise_address, parse_key
+from floodwall.bans.ledger import Ledger
+from floodwall.bans.policy import BanPolicy
+from floodwall.clock import Clock, SystemClock
+from floodwall.config.durations import format_duration, parse_bantime
+from floodwall.config.loader import load_config
+from floodwall.config.model import Config
+from floodwall.enforcement.base import Enforcer, JailFirewall
+from floodwall.errors import ConfigError, ControlError, EnforcementError, FloodwallError
+from floodwall.model import Ban, Change, Decision, SourceLine
+from floodwall.pipeline import Pipeline
+from floodwall.server.control import ControlServer
+from floodwall.sources.watch import GlobWatcher
+from floodwall.storage.database import Database
+
+log = logging.getLogger("floodwall")
+MANUAL_JAIL = "manual"
+"""Jail of bans made by hand (`floodwall ban`): all ports."""
+MANUAL_BANTIME = 3600.0
+"""Default length of a ban made by hand."""
+TICK_SECONDS = 1.0
+CHECKPOINT_SECONDS = 5.0
+
+
+def make_enforcer(config: Config) -> Enforcer:
+    """The firewall backend the configuration names."""
+    if config.backend == "dry-run":
+        from floodwall.enforcement.dryrun import DryRunEnforcer
+        return DryRunEnforcer()
+    from floodwall.enforcement.nftables import NftablesEnforcer
+    return NftablesEnforcer(table=config.table)
+
+
+class Daemon:
+    """One floodwall node: follows the logs, bans, expires, answers the control socket."""
+
+    def __init__(self, config: Config, *, clock: Clock | None = None,
+                 enforcer: Enforcer | None = None, database: Database | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.enforcer = enforcer or make_enforcer(config)
+        self.database = database or Database(config.database)
+        self.ledger = Ledger(self.database)
+        self.pipeline = Pipeline(config)
+        self.policy = self._policy(config)
+        self.watcher: GlobWatcher | None = None
+        self.lines_read = 0
+        self.bans_made = 0
+        self.started = time.time()
+        self._stop = asyncio.Event()
+        self._follow_task: asyncio.Task[None] | None = None
+        self._resync = False
+        self._control = ControlServer(config.socket, self.handle_request)
+
+    @staticmethod
+    def _policy(config: Config) -> BanPolicy:
+        return BanPolicy({j.name: j for j in config.enabled_jails()}, Allowlist(config.ignoreip))
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT (or stop()); SIGHUP reloads the configuration."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        try:
+            await self.start()
+            await self._tick_until_stopped()
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+            await self.shutdown()
+
+    async def start(self) -> None:
+        """Rebuild the firewall from the ledger, catch up on the logs, start following them."""
+        self._rebuild_firewall()
+        await self._control.start()
+        self._start_watcher()
+        log.info("floodwall running: %d jail(s), %d file(s), %d active ban(s), backend %s",
+                 len(self.pipeline.jails), len(self.watcher.files()) if self.watcher else 0,
+                 len(self.ledger.active()), self.config.backend)
+
+    def stop(self) -> None:
+        """Ask the daemon to shut down."""
+        self._stop.set()
+
+    async def shutdown(self) -> None:
+        """Flush state; the firewall stays as it is (bans keep their kernel timeouts)."""
+        await self._stop_watcher()
+        await self._control.close()
+        self.database.close()
+        log.info("floodwall stopped; %d active ban(s) stay enforced", len(self.ledger.active()))
+
+    async def reload(self) -> None:
+        """Read the configuration again; counts and bans carry over. A bad file changes nothing."""
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as problem:
+            log.error("reload refused, still running the previous configuration: %s", problem)
+            return
+        await self._stop_watcher()
+        old = self.pipeline
+        self.config = config
+        self.pipeline = Pipeline(config)
+        for name, jail in self.pipeline.jails.items():
+            previous = old.jails.get(name)
+            if previous is not None:
+                jail.windows = previous.windows  # keep the counts already made
+                jail.windows.maxretry = jail.config.maxretry
+                jail.windows.findtime = jail.config.findtime
+                jail.failures_seen = previous.failures_seen
+        self.policy = self._policy(config)
+        self._rebuild_firewall()
+        self._start_watcher()
+        log.info("configuration reloaded from %s: %d jail(s)", config.path,
+                 len(self.pipeline.jails))
+
+    def _start_watcher(self) -> None:
+        patterns = sorted({p for jail in self.pipeline.jails.values()
+                           for p in jail.config.logpath})
+        self.watcher = GlobWatcher(patterns, self.database,
+                                   start_at_end=self.config.new_files_from == "end",
+                                   max_line_bytes=self.config.max_line_bytes)
+        self.process(self.watcher.read_available())
+        self.watcher.checkpoint()
+        self._follow_task = asyncio.ensure_future(self._follow(self.watcher))
+
+    async def _stop_watcher(self) -> None:
+        if self._follow_task is not None:
+            self._follow_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow_task
+            self._follow_task = None
+        if self.watcher is not None:
+            self.watcher.checkpoint()
+            self.watcher.close()
+            self.watcher = None
+
+    async def _follow(self, watcher: GlobWatcher) -> None:
+        async for batch in watcher.batches():
+            try:
+                self.process(batch)
+            except FloodwallError as problem:
+                log.error("%s", problem)
+            except Exception:  # never let one bad batch stop the daemon
+                log.exception("processing %d line(s) failed", len(batch))
+
+    async def _tick_until_stopped(self) -> None:
+        last_checkpoint = time.monotonic()
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=TICK_SECONDS)
+            try:
+                self.tick()
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS and self.watcher:
+                    self.watcher.checkpoint()
+                    last_checkpoint = time.monotonic()
+            except FloodwallError as problem:
+                log.error("%s", problem)
+
+    def tick(self) -> None:
+        """Expire due bans and emptied windows; retry the firewall if it failed before."""
+        now = self.clock.now()
+        self._enforce(self.ledger.expire(now), now)
+        self.pipeline.expire(now)
+        if self._resync:
+            self._rebuild_firewall()
+
+    # --- the ban path -------------------------------------------------------------------
+
+    def process(self, lines: Sequence[SourceLine]) -> list[Ban]:
+        """Lines → failures → decisions → bans in the ledger and the firewall."""
+        if not lines:
+            return []
+        now = self.clock.now()
+        self.lines_read += len(lines)
+        pipeline = self.pipeline
+        entries = [pipeline.parse(line, now) for line in lines]
+        if len({line.path for line in lines}) > 1:
+            # Several files in one batch (catching up): count in the order things happened.
+            entries.sort(key=lambda e: -1.0 if e.time is None else e.time)
+        decisions: list[Decision] = []
+        for entry in entries:
+            decisions.extend(pipeline.feed(entry))
+        return self.ban(decisions, now)
+
+    def ban(self, decisions: Sequence[Decision], now: float) -> list[Ban]:
+        """Record and enforce the bans these decisions earn."""
+        new: list[tuple[Ban, Sequence[Any]]] = []
+        seen: set[tuple[str, str]] = set()
+        for decision in decisions:
+            if (decision.jail, decision.key) in seen or self.ledger.is_banned(
+                    decision.jail, decision.key, now):
+                continue
+            ban = self.policy.ban_for(decision, now)
+            if ban is None:
+                continue
+            seen.add((ban.jail, ban.key))
+            new.append((ban, decision.failures))
+        if not new:
+            return []
+        changes = self.ledger.add(new)
+        self._enforce(changes, now)
+        for change in changes:
+            ban = change.ban
+            self.bans_made += 1
+            self.pipeline.forget(ban.key)
+            log.info("ban %s jail=%s for %s: %s", ban.key, ban.jail,
+                     format_duration(ban.remaining(now)), ban.reason)
+        return [change.ban for change in changes]
+
+    def _enforce(self, changes: Sequence[Change], now: float) -> None:
+        if not changes:
+            return
+        for change in changes:
+            if change.action == "remove":
+                log.info("unban %s jail=%s", change.ban.key, change.ban.jail)
+        try:
+            self.enforcer.apply(changes, now)
+        except EnforcementError as problem:
+            self._resync = True
+            log.error("firewall: %s (the ledger keeps the bans; retrying)", problem)
+
+    def _rebuild_firewall(self) -> None:
+        now = self.clock.now()
+        self.ledger.expire(now)  # the table is rebuilt below: nothing to remove from it
+        jails = {j.name: JailFirewall(j.name, j.ports, j.protocol)
+                 for j in self.config.enabled_jails()}
+        jails[MANUAL_JAIL] = JailFirewall(MANUAL_JAIL)
+        active = self.ledger.active()
+        for ban in active:
+            jails.setdefault(ban.jail, JailFirewall(ban.jail))
+        try:
+            self.enforcer.setup(list(jails.values()))
+            self.enforcer.apply([Change("add", ban) for ban in active], now)
+            self._resync = False
+        except EnforcementError as problem:
+            self._resync = True
+            log.error("firewall setup failed: %s (retrying every %ss)", problem, TICK_SECONDS)
+
+    # --- control requests ---------------------------------------------------------------
+
+    async def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer one control request (status, bans, ban, unban, reload)."""
+        command = request["command"]
+        if command == "status":
+            return {"ok": True, **self.status()}
+        if command == "bans":
+            now = self.clock.now()
+            return {"ok": True, "bans": [_ban_json(b, now) for b in self.ledger.active()]}
+        if command == "ban":
+            return {"ok": True, "bans": [_ban_json(b, self.clock.now())
+                                         for b in self.manual_ban(request)]}
+        if command == "unban":
+            return {"ok": True, "removed": self.manual_unban(request)}
+        if command == "reload":
+            await self.reload()
+            return {"ok": True}
+        raise ControlError(f"unknown command {command!r}; "
+                           "expected status, bans, ban, unban or reload")
+
+    def status(self) -> dict[str, Any]:
+        """Counters and per-jail state."""
+        active = self.ledger.active()
+        files = self.watcher.files() if self.watcher else []
+        jails = []
+        for name, jail in self.pipeline.jails.items():
+            jails.append({
+                "name": name,
+                "files": sum(1 for f in files if jail in self.pipeline.jails_for(f)),
+                "failures": jail.failures_seen,
+                "tracked_keys": len(jail.windows),
+                "active_bans": sum(1 for b in active if b.jail == name),
+                "maxretry": jail.config.maxretry,
+                "findtime": jail.config.findtime,
+                "bantime": jail.config.bantime,
+            })
+        return {"uptime": time.time() - self.started, "lines_read": self.lines_read,
+                "bans_made": self.bans_made, "active_bans": len(active),
+                "backend": self.config.backend, "files": len(files), "jails": jails}
+
+    def manual_ban(self, request: dict[str, Any]) -> list[Ban]:
+        """Ban an address or prefix by hand; allowlisted keys only with force."""
+        key = _request_key(request)
+        jail = str(request.get("jail") or MANUAL_JAIL)
+        if jail != MANUAL_JAIL and jail not in self.pipeline.jails:
+            raise ControlError(f"no jail named {jail!r}; use one of "
+                               f"{', '.join([MANUAL_JAIL, *self.pipeline.jails])}")
+        if self.policy.allowed(key, jail) and not request.get("force"):
+            raise ControlError(f"{key} is allowlisted (ignoreip); refusing to ban it "
+                               "(use --force to ban anyway)")
+        try:
+            bantime = parse_bantime(request.get("bantime") or MANUAL_BANTIME)
+        except ValueError as problem:
+            raise ControlError(f"bantime: {problem}") from None
+        now = self.clock.now()
+        ban = Ban(key, jail, now, None if bantime is None else now + bantime, 0, "manual",
+                  str(request.get("reason") or "banned by hand"))
+        changes = self.ledger.add([(ban, ())])
+        self._enforce(changes, now)
+        self.pipeline.forget(key)
+        for change in changes:
+            log.info("ban %s jail=%s for %s: %s", key, jail,
+                     format_duration(change.ban.remaining(now)), change.ban.reason)
+        return [change.ban for change in changes]
+
+    def manual_unban(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """Remove a key's bans (in one jail, or everywhere)."""
+        key = _request_key(request)
+        now = self.clock.now()
+        changes = self.ledger.remove(key, now, "unbanned by hand", request.get("jail"))
+        self._enforce(changes, now)
+        return [_ban_json(change.ban, now) for change in changes]
+
+
+def _request_key(request: dict[str, Any]) -> str:
+    text = str(request.get("address") or "")
+    key = normalise_address(text)
+    if key is None:
+        try:
+            key = str(parse_key(text))
+        except ValueError:
+            raise ControlError(f"{text!r} is not an IP address or network") from None
+    return key
+
+
+def _ban_json(ban: Ban, now: float) -> dict[str, Any]:
+    return {"address": ban.key, "jail": ban.jail, "start": ban.start, "until": ban.until,
+            "remaining": ban.remaining(now), "failures": ban.count, "origin": ban.origin,
+            "reason": ban.reason}

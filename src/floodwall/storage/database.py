@@ -1,0 +1,194 @@
+"""The SQLite state database (WAL): the ledger of bans with their evidence, and log positions."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from floodwall.errors import StorageError
+from floodwall.model import Ban, Failure
+from floodwall.sources.offsets import Position
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bans (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    jail TEXT NOT NULL,
+    start REAL NOT NULL,
+    until REAL,                 -- NULL: permanent
+    count INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    ended REAL,                 -- NULL while the ban is active
+    end_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS bans_open ON bans(ended) WHERE ended IS NULL;
+CREATE INDEX IF NOT EXISTS bans_key ON bans(key);
+CREATE TABLE IF NOT EXISTS evidence (
+    ban_id INTEGER NOT NULL REFERENCES bans(id),
+    seq INTEGER NOT NULL,
+    time REAL NOT NULL,
+    path TEXT NOT NULL,
+    lineno INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    PRIMARY KEY (ban_id, seq)
+);
+CREATE TABLE IF NOT EXISTS positions (
+    path TEXT PRIMARY KEY,
+    inode INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    lineno INTEGER NOT NULL,
+    head TEXT NOT NULL
+);
+"""
+MAX_EVIDENCE_LINES = 1000
+"""Lines of evidence kept per ban (the window's failures, oldest first)."""
+MAX_EVIDENCE_CHARS = 4096
+"""Longer evidence lines are cut."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBan:
+    """A ban as the ledger holds it: its row id, the ban and, once ended, when and why."""
+
+    id: int
+    ban: Ban
+    ended: float | None = None
+    end_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One log line that caused a ban."""
+
+    time: float
+    path: str
+    lineno: int
+    line: str
+
+
+class Database:
+    """floodwall's SQLite database; one writer (the daemon), readers anywhere."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a ban reported as applied survives power loss, not just kill -9.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                             (str(SCHEMA_VERSION),))
+            os.chmod(self.path, 0o600)
+        except (sqlite3.Error, OSError) as problem:
+            raise StorageError(f"{self.path}: cannot open the state database: {problem}; "
+                               "check the directory exists and is writable by root "
+                               "([floodwall] state_dir)") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    # --- bans ---------------------------------------------------------------------------
+
+    def add_bans(self, bans: Sequence[tuple[Ban, Sequence[Failure]]]) -> list[int]:
+        """Store new bans with their evidence in one transaction; returns their ids."""
+        ids = []
+        with self._transaction():
+            for ban, failures in bans:
+                cursor = self._db.execute(
+                    "INSERT INTO bans (key, jail, start, until, count, origin, reason) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (ban.key, ban.jail, ban.start, ban.until, ban.count, ban.origin, ban.reason))
+                ban_id = int(cursor.lastrowid or 0)
+                ids.append(ban_id)
+                self._db.executemany(
+                    "INSERT INTO evidence VALUES (?, ?, ?, ?, ?, ?)",
+                    ((ban_id, seq, f.time, f.path, f.lineno, f.text[:MAX_EVIDENCE_CHARS])
+                     for seq, f in enumerate(failures[-MAX_EVIDENCE_LINES:])))
+        return ids
+
+    def extend_ban(self, ban_id: int, until: float | None, count: int) -> None:
+        """Move an active ban's end (a repeated decision while banned)."""
+        with self._transaction():
+            self._db.execute("UPDATE bans SET until = ?, count = ? WHERE id = ?",
+                             (until, count, ban_id))
+
+    def end_bans(self, ids: Iterable[int], when: float, reason: str) -> None:
+        """Mark bans as ended (expired, unbanned) at `when`."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE bans SET ended = ?, end_reason = ? WHERE id = ? AND ended IS NULL",
+                ((when, reason, ban_id) for ban_id in ids))
+
+    def open_bans(self) -> list[StoredBan]:
+        """Bans not yet ended (some may be past their end and waiting to be expired)."""
+        rows = self._db.execute(
+            "SELECT id, key, jail, start, until, count, origin, reason FROM bans "
+            "WHERE ended IS NULL ORDER BY id").fetchall()
+        return [StoredBan(row[0], Ban(*row[1:])) for row in rows]
+
+    def bans_of(self, key: str) -> list[StoredBan]:
+        """Every ban of a key, oldest first."""
+        return self._stored("WHERE key = ? ORDER BY id", (key,))
+
+    def recent_bans(self, limit: int = 100) -> list[StoredBan]:
+        """The newest bans, active or not, newest first."""
+        return self._stored("ORDER BY id DESC LIMIT ?", (limit,))
+
+    def evidence(self, ban_id: int) -> list[Evidence]:
+        """The log lines that caused a ban."""
+        rows = self._db.execute("SELECT time, path, lineno, line FROM evidence "
+                                "WHERE ban_id = ? ORDER BY seq", (ban_id,)).fetchall()
+        return [Evidence(*row) for row in rows]
+
+    def _stored(self, tail: str, args: tuple[object, ...]) -> list[StoredBan]:
+        rows = self._db.execute(
+            "SELECT id, key, jail, start, until, count, origin, reason, ended, end_reason "
+            f"FROM bans {tail}", args).fetchall()
+        return [StoredBan(row[0], Ban(*row[1:8]), row[8], row[9]) for row in rows]
+
+    # --- positions (sources.offsets.OffsetStore) ----------------------------------------
+
+    def load_positions(self) -> dict[str, Position]:
+        """Saved read positions of every followed file."""
+        rows = self._db.execute("SELECT path, inode, offset, lineno, head FROM positions")
+        return {row[0]: Position(row[1], row[2], row[3], row[4]) for row in rows}
+
+    def save_positions(self, positions: Mapping[str, Position]) -> None:
+        """Save read positions (one transaction)."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO positions VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                "inode = excluded.inode, offset = excluded.offset, lineno = excluded.lineno, "
+                "head = excluded.head",
+                ((path, p.inode, p.offset, p.lineno, p.head) for path, p in positions.items()))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error, with storage errors made readable."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        if kind is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")
+            if isinstance(value, sqlite3.Error):
+                raise StorageError(f"state database write failed: {value}") from None
