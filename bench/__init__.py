@@ -1,0 +1,1 @@
+"""Benchmarks and the deterministic traffic generator that feeds the demo, the tests and `make bench`."""

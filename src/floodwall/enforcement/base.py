@@ -1,0 +1,143 @@
+"""The enforcement seam: what a jail needs from the firewall, a change, and the Enforcer protocol."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from floodwall.errors import EnforcementError
+from floodwall.model import Ban
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+"""A banned key once parsed: a single address is a /32 or /128 network."""
+
+_RANGE = re.compile(r"(\d+)\s*[-:]\s*(\d+)")
+
+PROTOCOLS: tuple[str, ...] = ("tcp", "udp", "all")
+"""Values accepted for `JailFirewall.protocol`."""
+
+
+@dataclass(frozen=True, slots=True)
+class JailFirewall:
+    """What the firewall needs to know about one jail: its name and the ports it guards."""
+
+    name: str
+    """Jail name, any text; backends map it to their own safe identifiers."""
+    ports: tuple[str, ...] = ()
+    """Ports to block for banned keys; empty blocks everything. Items: "80", "8000-8080"
+    (or "8000:8080"), or service names such as "http" and "ssh"."""
+    protocol: str = "tcp"
+    """"tcp", "udp" or "all" (tcp and udp); used only when `ports` are given."""
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise EnforcementError(
+                f"jail '{self.name}': protocol '{self.protocol}' is not one of "
+                f"{', '.join(PROTOCOLS)}; fix the jail's protocol setting")
+        self.port_ranges()
+
+    def port_ranges(self) -> tuple[tuple[int, int], ...]:
+        """The ports as inclusive (first, last) number ranges; service names resolved."""
+        return tuple(self._port_range(item) for item in self.ports)
+
+    def _port_range(self, item: str) -> tuple[int, int]:
+        text = item.strip()
+        bounds = _RANGE.fullmatch(text)
+        if bounds is None:
+            number = self._port_number(text, item)
+            return number, number
+        low, high = (self._port_number(bound, item) for bound in bounds.groups())
+        if low > high:
+            raise EnforcementError(
+                f"jail '{self.name}': port range '{item}' runs backwards; write it as {high}-{low}")
+        return low, high
+
+    def _port_number(self, text: str, item: str) -> int:
+        if text.isascii() and text.isdigit():
+            number = int(text)
+            if 1 <= number <= 65535:
+                return number
+            raise EnforcementError(
+                f"jail '{self.name}': port '{item}' is outside 1-65535; fix the jail's port list")
+        protocols = ("tcp", "udp") if self.protocol == "all" else (self.protocol,)
+        for protocol in protocols:
+            try:
+                return socket.getservbyname(text, protocol)
+            except OSError:
+                continue
+        raise EnforcementError(
+            f"jail '{self.name}': port '{item}' is neither a number, a range nor a known "
+            f"{'/'.join(protocols)} service name (see /etc/services); fix the jail's port list")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One thing to do to the firewall: add or remove a ban."""
+
+    action: Literal["add", "remove"]
+    """"add" puts the ban's key in its jail's set (refreshing its timeout); "remove" takes it out."""
+    ban: Ban
+    """The ban whose key and jail are meant."""
+
+
+class Enforcer(Protocol):
+    """A firewall backend that holds the banned keys of each jail."""
+
+    def setup(self, jails: Sequence[JailFirewall]) -> None:
+        """(Re)build the backend's own rules for these jails from scratch; idempotent."""
+        ...
+
+    def apply(self, changes: Sequence[Change], now: float) -> None:
+        """Apply one batch of changes; `now` turns ban ends into remaining timeouts."""
+        ...
+
+    def elements(self) -> dict[str, list[str]]:
+        """Jail name -> keys currently held for it."""
+        ...
+
+    def teardown(self) -> None:
+        """Remove everything the backend installed."""
+        ...
+
+
+class ApplyError(EnforcementError):
+    """Some changes of a batch could not be applied; the others were."""
+
+    def __init__(self, failures: Sequence[tuple[Change, str]]) -> None:
+        self.failures = tuple(failures)
+        lines = [f"  {change.action} {change.ban.key} (jail '{change.ban.jail}'): {reason}"
+                 for change, reason in self.failures]
+        super().__init__(f"{len(self.failures)} firewall change(s) failed, the rest were "
+                         "applied:\n" + "\n".join(lines))
+
+
+def parse_key(key: str) -> Network:
+    """The key as a network (an address is a /32 or /128); EnforcementError if it is neither."""
+    try:
+        return ipaddress.ip_network(key)
+    except ValueError as error:
+        raise EnforcementError(
+            f"key '{key}' is not an address or a network prefix with host bits clear "
+            f"({error}); keys must be normalised before they reach the firewall") from None
+
+
+def key_text(network: Network) -> str:
+    """The canonical text of a parsed key: a bare address for a single host, else the prefix."""
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
+
+def timeout_seconds(ban: Ban, now: float) -> int | None:
+    """Whole seconds the ban has left at `now` (rounded up, at least 1; 0 once expired);
+    None for a permanent ban."""
+    remaining = ban.remaining(now)
+    if remaining is None:
+        return None
+    return max(1, math.ceil(remaining)) if remaining > 0 else 0
+

@@ -1,0 +1,245 @@
+"""Bans in nftables: one `inet` table, two timeout sets per jail, one `nft -f -` per batch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from floodwall.enforcement.base import (
+    ApplyError,
+    Change,
+    JailFirewall,
+    key_text,
+    parse_key,
+    timeout_seconds,
+)
+from floodwall.errors import EnforcementError
+
+log = logging.getLogger("floodwall.enforcement")
+
+NFT_TIMEOUT = 60.0
+"""Seconds one `nft` process may run before it is considered hung."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
+
+
+class _NftRefused(EnforcementError):
+    """nft ran and rejected the script (as opposed to nft not being runnable at all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _JailSets:
+    """The generated nft names of one jail's sets."""
+
+    v4: str
+    v6: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One change turned into nft terms: which set, which element, which timeout."""
+
+    change: Change
+    set_name: str
+    element: str
+    timeout: int | None
+
+
+class NftablesEnforcer:
+    """Enforcer that keeps each jail's banned keys in nftables sets dropped on input and forward."""
+
+    def __init__(self, table: str = "floodwall", command: Sequence[str] = ("nft",)) -> None:
+        if not _IDENTIFIER.fullmatch(table):
+            raise EnforcementError(
+                f"nftables table name '{table}' must be a letter followed by up to 31 "
+                "letters, digits or underscores")
+        self.table = table
+        self.command = tuple(command)
+        self._sets: dict[str, _JailSets] = {}
+
+    def setup(self, jails: Sequence[JailFirewall]) -> None:
+        """Replace our table, atomically, by empty sets and drop rules for these jails."""
+        names = [jail.name for jail in jails]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise EnforcementError(
+                f"jail name(s) {', '.join(map(repr, duplicates))} given more than once to the "
+                "firewall; each jail needs its own name")
+        sets = {jail.name: _jail_sets(index, jail.name) for index, jail in enumerate(jails)}
+        self._run(_table_script(self.table, jails, sets))
+        self._sets = sets
+
+    def apply(self, changes: Sequence[Change], now: float) -> None:
+        """Apply the batch in one nft transaction; on failure, isolate the bad changes by
+        splitting the batch, apply the rest, then raise ApplyError naming the bad ones."""
+        failures: list[tuple[Change, str]] = []
+        steps: dict[tuple[str, str], _Step] = {}
+        for change in changes:
+            try:
+                step = self._step(change, now)
+            except EnforcementError as error:
+                failures.append((change, str(error)))
+                continue
+            if step is not None:
+                # The last change to an element decides its final state.
+                steps[(step.set_name, step.element)] = step
+        failures += self._apply_steps(list(steps.values()))
+        if failures:
+            raise ApplyError(failures)
+
+    def elements(self) -> dict[str, list[str]]:
+        """Jail name -> keys now in its sets, for the jails of the last setup()."""
+        listing = self._run_json(["list", "table", "inet", self.table])
+        by_set = {
+            item["set"]["name"]: [_element_key(element) for element in item["set"].get("elem", [])]
+            for item in listing.get("nftables", []) if "set" in item
+        }
+        return {jail: sorted(by_set.get(sets.v4, []) + by_set.get(sets.v6, []))
+                for jail, sets in self._sets.items()}
+
+    def teardown(self) -> None:
+        """Delete our table (and with it every set and rule); no error if it is absent."""
+        self._run(f"add table inet {self.table}\ndelete table inet {self.table}\n")
+        self._sets = {}
+
+    def _step(self, change: Change, now: float) -> _Step | None:
+        ban = change.ban
+        sets = self._sets.get(ban.jail)
+        if sets is None:
+            raise EnforcementError(
+                f"jail '{ban.jail}' has no firewall sets; it must be among the jails given "
+                "to setup()")
+        network = parse_key(ban.key)
+        timeout = timeout_seconds(ban, now) if change.action == "add" else None
+        if timeout == 0:
+            log.debug("skipping ban of %s in jail '%s': already expired", ban.key, ban.jail)
+            return None
+        return _Step(change=change,
+                     set_name=sets.v4 if network.version == 4 else sets.v6,
+                     element=key_text(network),
+                     timeout=timeout)
+
+    def _apply_steps(self, steps: list[_Step]) -> list[tuple[Change, str]]:
+        if not steps:
+            return []
+        try:
+            self._run(_elements_script(self.table, steps))
+        except _NftRefused as error:
+            # A refused script changes nothing, so halves can be retried safely.
+            if len(steps) == 1:
+                return [(steps[0].change, str(error))]
+            log.warning("nft refused a batch of %d changes; retrying in halves", len(steps))
+            middle = len(steps) // 2
+            return self._apply_steps(steps[:middle]) + self._apply_steps(steps[middle:])
+        return []
+
+    def _run(self, script: str) -> None:
+        self._nft(["-f", "-"], script)
+
+    def _run_json(self, arguments: list[str]) -> dict[str, Any]:
+        output = self._nft(["-j", *arguments], None)
+        try:
+            listing: dict[str, Any] = json.loads(output)
+            return listing
+        except ValueError as error:
+            raise EnforcementError(
+                f"'{' '.join(self.command)} -j {' '.join(arguments)}' printed invalid JSON "
+                f"({error}); is nft at least version 0.9?") from None
+
+    def _nft(self, arguments: list[str], stdin: str | None) -> str:
+        argv = [*self.command, *arguments]
+        try:
+            result = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                                    timeout=NFT_TIMEOUT, check=False)
+        except FileNotFoundError:
+            raise EnforcementError(
+                f"cannot run '{argv[0]}': not found; install nftables "
+                "(apt-get install nftables) or set the nft command path") from None
+        except subprocess.TimeoutExpired:
+            raise EnforcementError(
+                f"'{' '.join(argv)}' did not finish within {NFT_TIMEOUT:.0f}s") from None
+        if result.returncode != 0:
+            message = result.stderr.strip() or f"exit status {result.returncode}"
+            hint = ("; run as root or with CAP_NET_ADMIN"
+                    if "Operation not permitted" in message else "")
+            raise _NftRefused(f"'{' '.join(argv)}' failed: {message}{hint}")
+        return result.stdout
+
+
+def _jail_sets(index: int, name: str) -> _JailSets:
+    """Set names for the jail at `index`: unique by the index, readable by the slug."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:20]
+    stem = f"j{index}_{slug}" if slug else f"j{index}"
+    return _JailSets(v4=f"{stem}_v4", v6=f"{stem}_v6")
+
+
+def _table_script(table: str, jails: Sequence[JailFirewall], sets: dict[str, _JailSets]) -> str:
+    """nft script that replaces `table` in one transaction."""
+    declarations: list[str] = []
+    rules: list[str] = []
+    for jail in jails:
+        names = sets[jail.name]
+        declarations.append(f"  set {names.v4} {{ type ipv4_addr; flags interval, timeout; }}")
+        declarations.append(f"  set {names.v6} {{ type ipv6_addr; flags interval, timeout; }}")
+        match = _port_match(jail)
+        rules.append(f"    {match}ip saddr @{names.v4} drop")
+        rules.append(f"    {match}ip6 saddr @{names.v6} drop")
+    # Neighbour discovery stays open: a host's solicitation for a packet from its banned
+    # address would otherwise leave its other, legitimate addresses unresolved too.
+    # (`accept` ends only this chain; other tables still see the packet.)
+    neighbour = "    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+    chains = [
+        f"  chain {hook} {{\n"
+        f"    type filter hook {hook} priority filter - 10; policy accept;\n"
+        + (neighbour if hook == "input" else "")
+        + "".join(rule + "\n" for rule in rules)
+        + "  }"
+        for hook in ("input", "forward")
+    ]
+    body = "\n".join(declarations + chains)
+    # `add` first so that `delete` never fails on a machine without the table.
+    return f"add table inet {table}\ndelete table inet {table}\ntable inet {table} {{\n{body}\n}}\n"
+
+
+def _port_match(jail: JailFirewall) -> str:
+    """The rule prefix restricting a jail's drop to its ports ("" for all ports)."""
+    if not jail.ports:
+        return ""
+    ports = ", ".join(str(low) if low == high else f"{low}-{high}"
+                      for low, high in jail.port_ranges())
+    protocol = "{ tcp, udp }" if jail.protocol == "all" else jail.protocol
+    return f"meta l4proto {protocol} th dport {{ {ports} }} "
+
+
+def _elements_script(table: str, steps: Sequence[_Step]) -> str:
+    """nft script for the steps: per set, add every element (so the delete cannot fail),
+    delete them all (which drops old timeouts), then add back the ones to ban."""
+    by_set: dict[str, list[_Step]] = {}
+    for step in steps:
+        by_set.setdefault(step.set_name, []).append(step)
+    lines: list[str] = []
+    for set_name, set_steps in by_set.items():
+        touched = ", ".join(step.element for step in set_steps)
+        lines.append(f"add element inet {table} {set_name} {{ {touched} }}")
+        lines.append(f"delete element inet {table} {set_name} {{ {touched} }}")
+        added = [step.element if step.timeout is None else f"{step.element} timeout {step.timeout}s"
+                 for step in set_steps if step.change.action == "add"]
+        if added:
+            lines.append(f"add element inet {table} {set_name} {{ {', '.join(added)} }}")
+    return "\n".join(lines) + "\n"
+
+
+def _element_key(element: object) -> str:
+    """A set element from `nft -j` output as a key: "192.0.2.1" or "203.0.113.0/24"."""
+    if isinstance(element, dict) and "elem" in element:
+        element = element["elem"]["val"]
+    if isinstance(element, dict) and "prefix" in element:
+        return f"{element['prefix']['addr']}/{element['prefix']['len']}"
+    if isinstance(element, dict) and "range" in element:
+        return "-".join(str(bound) for bound in element["range"])
+    return str(element)

@@ -1,0 +1,254 @@
+"""Follows one log file: its new complete lines, across rotation by rename and truncation."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+
+from floodwall.errors import SourceError
+from floodwall.model import SourceLine
+from floodwall.sources.offsets import HEAD_BYTES, Position, head_digest
+
+log = logging.getLogger("floodwall.sources")
+
+_CHUNK = 1 << 20
+# O_NONBLOCK: opening a FIFO that matched a pattern must not hang the daemon.
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+class FileFollower:
+    """Reads the complete lines appended to one path, across rotation and truncation.
+
+    The first file opened starts at `position` when it is still the same file, else at
+    its end (`start_at_end`) or at 0; every file that appears at the path later starts
+    at 0. After a rename, the old file is read to its end until the new file has data or
+    `rotate_grace` seconds pass, then its unterminated last line (if any) is returned too.
+    """
+
+    def __init__(self, path: str, *, position: Position | None, start_at_end: bool,
+                 max_line_bytes: int = 65536, rotate_grace: float = 5.0) -> None:
+        self.path = path
+        """The path followed, as given."""
+        self._max = max_line_bytes
+        self._grace = rotate_grace
+        # How the first generation opened starts; later generations start at 0.
+        self._resume = position
+        self._at_end = start_at_end
+        self._fd: int | None = None
+        self._identity = (0, 0)  # (st_dev, st_ino) of the open file
+        self._offset = 0  # just after the last complete line
+        self._read_pos = 0  # next byte to read; _pending holds the bytes in between
+        self._lineno = 0
+        self._pending = b""
+        self._discarding = False  # _pending was cut at max_line_bytes: drop up to its newline
+        self._head = b""  # the file's bytes [0, min(_read_pos, HEAD_BYTES))
+        self._rotated_since: float | None = None
+        self._io_warned = False
+        self._long_warned = False
+        try:
+            self._open()
+        except (OSError, SourceError) as error:
+            self._warn_io(error)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a file is open (False while the path is missing or unreadable)."""
+        return self._fd is not None
+
+    def read_lines(self) -> list[SourceLine]:
+        """Every complete new line now available; I/O trouble is logged once, retried later."""
+        lines: list[SourceLine] = []
+        try:
+            if self._fd is None and not self._open():
+                return lines
+            self._drain(lines)
+            while self._should_switch():
+                self._drain(lines)  # what the writer added before it moved to the new file
+                self._close_generation(lines)
+                if not self._open():
+                    break
+                self._drain(lines)
+        except (OSError, SourceError) as error:
+            self._warn_io(error)
+        return lines
+
+    def position(self) -> Position | None:
+        """Where reading stands; None before any file was found at the path."""
+        if self._fd is None:
+            return self._resume
+        return Position(inode=self._identity[1], offset=self._offset, lineno=self._lineno,
+                        head=head_digest(self._head[:self._offset]))
+
+    def wake_at(self) -> float | None:
+        """Monotonic time at which `read_lines` must run even without news (rotation grace)."""
+        if self._rotated_since is None:
+            return None
+        return self._rotated_since + self._grace
+
+    def close(self) -> None:
+        """Close the open file, if any."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _open(self) -> bool:
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS)
+        except FileNotFoundError:
+            self._resume, self._at_end = None, False  # when it appears, all of it is new
+            return False
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise SourceError(f"{self.path} is not a regular file; "
+                                  "make the source pattern match log files only")
+            start, lineno = self._start(fd, info)
+            head = os.pread(fd, min(start, HEAD_BYTES), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._identity = (info.st_dev, info.st_ino)
+        self._offset = self._read_pos = start
+        self._lineno = lineno
+        self._pending, self._discarding, self._head = b"", False, head
+        self._rotated_since = None
+        self._resume, self._at_end = None, False
+        if self._io_warned:
+            log.info("%s: readable again", self.path)
+            self._io_warned = False
+        return True
+
+    def _start(self, fd: int, info: os.stat_result) -> tuple[int, int]:
+        """Offset and line count to start a newly opened file at."""
+        saved = self._resume
+        if saved is not None:
+            if (info.st_ino == saved.inode and info.st_size >= saved.offset
+                    and head_digest(os.pread(fd, min(saved.offset, HEAD_BYTES), 0)) == saved.head):
+                return saved.offset, saved.lineno
+            log.info("%s was rotated or truncated while stopped: reading it from the start",
+                     self.path)
+            return 0, 0
+        if self._at_end:
+            return _end_of_last_line(fd, info.st_size)
+        return 0, 0
+
+    def _drain(self, lines: list[SourceLine]) -> None:
+        """Read the open file up to the size it has now."""
+        fd = self._fd
+        assert fd is not None
+        size = os.fstat(fd).st_size
+        while True:
+            if size < self._read_pos:
+                self._restart()
+            if self._read_pos >= size:
+                return
+            chunk = os.pread(fd, min(_CHUNK, size - self._read_pos), self._read_pos)
+            # Checked after the read: a copytruncate that regrew the file past our offset
+            # before (or while) we read would otherwise hand us a piece of the new content.
+            if self._head and os.pread(fd, len(self._head), 0) != self._head:
+                self._restart()
+                size = os.fstat(fd).st_size
+                continue
+            if not chunk:
+                return
+            self._consume(chunk, lines)
+
+    def _restart(self) -> None:
+        log.info("%s was truncated: reading it from the start", self.path)
+        self._offset = self._read_pos = self._lineno = 0
+        self._pending, self._discarding, self._head = b"", False, b""
+
+    def _consume(self, chunk: bytes, lines: list[SourceLine]) -> None:
+        base = self._read_pos
+        if len(self._head) < HEAD_BYTES:
+            self._head += chunk[:HEAD_BYTES - len(self._head)]
+        self._read_pos = base + len(chunk)
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            self._hold(chunk)
+            return
+        pieces = chunk[:last].split(b"\n")
+        if self._discarding:
+            pieces[0] = self._pending
+        elif self._pending:
+            pieces[0] = self._pending + pieces[0]
+        self._pending, self._discarding = b"", False
+        self._emit(pieces, lines)
+        self._offset = base + last + 1
+        self._hold(chunk[last + 1:])
+
+    def _hold(self, data: bytes) -> None:
+        """Keep the start of an unterminated line, at most max_line_bytes of it."""
+        if self._discarding or not data:
+            return
+        self._pending += data
+        if len(self._pending) > self._max:
+            self._pending = self._pending[:self._max]
+            self._discarding = True
+            self._warn_long(self._lineno + 1)
+
+    def _emit(self, pieces: list[bytes], lines: list[SourceLine]) -> None:
+        path, limit, lineno = self.path, self._max, self._lineno
+        for raw in pieces:
+            lineno += 1
+            if len(raw) > limit:
+                self._warn_long(lineno)
+                raw = raw[:limit]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            lines.append(SourceLine(path, lineno, raw.decode("utf-8", "replace")))
+        self._lineno = lineno
+
+    def _should_switch(self) -> bool:
+        """Whether the path now names another file (or none) and the open one is done."""
+        try:
+            info: os.stat_result | None = os.stat(self.path)
+        except FileNotFoundError:
+            info = None
+        if info is not None and (info.st_dev, info.st_ino) == self._identity:
+            self._rotated_since = None
+            return False
+        now = time.monotonic()
+        if self._rotated_since is None:
+            self._rotated_since = now
+        return (info is not None and info.st_size > 0) or now - self._rotated_since >= self._grace
+
+    def _close_generation(self, lines: list[SourceLine]) -> None:
+        """Finish the open file: nothing more will be appended to its last line."""
+        if self._pending:
+            self._emit([self._pending], lines)
+            self._pending, self._discarding = b"", False
+        self._rotated_since = None
+        self.close()
+
+    def _warn_io(self, error: Exception) -> None:
+        if not self._io_warned:
+            log.warning("%s: cannot read (%s); the other sources go on and this one is "
+                        "retried on its next change: make it a readable regular file",
+                        self.path, error)
+            self._io_warned = True
+
+    def _warn_long(self, lineno: int) -> None:
+        if not self._long_warned:
+            log.warning("%s:%d: line longer than max_line_bytes=%d was cut to that length "
+                        "(further long lines in this file are cut silently)",
+                        self.path, lineno, self._max)
+            self._long_warned = True
+
+
+def _end_of_last_line(fd: int, size: int) -> tuple[int, int]:
+    """Offset just after the last newline before `size`, and the number of lines before it."""
+    count, last, pos = 0, -1, 0
+    while pos < size:
+        chunk = os.pread(fd, min(_CHUNK, size - pos), pos)
+        if not chunk:
+            break
+        newlines = chunk.count(b"\n")
+        if newlines:
+            count += newlines
+            last = pos + chunk.rindex(b"\n")
+        pos += len(chunk)
+    return last + 1, count

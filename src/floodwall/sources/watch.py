@@ -1,0 +1,259 @@
+"""Follows every file matching glob patterns, woken by inotify on writes and renames."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from fnmatch import fnmatchcase
+
+from asyncinotify import Inotify, Mask, Watch
+
+from floodwall.model import SourceLine
+from floodwall.sources.follow import FileFollower
+from floodwall.sources.offsets import OffsetStore, Position
+
+log = logging.getLogger("floodwall.sources")
+
+_MAGIC = re.compile(r"[*?[]")
+_WATCH_MASK = (Mask.CREATE | Mask.MOVED_TO | Mask.MOVED_FROM | Mask.DELETE | Mask.MODIFY
+               | Mask.ATTRIB | Mask.DELETE_SELF | Mask.MOVE_SELF | Mask.ONLYDIR)
+_NAME_CHANGES = Mask.CREATE | Mask.MOVED_TO | Mask.MOVED_FROM | Mask.DELETE
+_SELF_CHANGES = Mask.DELETE_SELF | Mask.MOVE_SELF | Mask.IGNORED | Mask.UNMOUNT
+# Shortest wait between two passes, so that a follower whose grace cannot end (its path
+# keeps failing) does not spin the loop.
+_MIN_WAIT = 0.05
+
+
+class GlobWatcher:
+    """Follows every file matching the patterns, including files and directories made later.
+
+    Each directory that could hold a match (the static parent of a pattern and every
+    directory matching a leading part of it) is watched with inotify; a file appearing
+    while running is read from its start. `rescan_interval` seconds (None: never) is a
+    safety net for lost events; an inotify queue overflow rescans at once.
+    """
+
+    def __init__(self, patterns: Sequence[str], store: OffsetStore, *,
+                 start_at_end: bool = True, max_line_bytes: int = 65536,
+                 rotate_grace: float = 5.0, rescan_interval: float | None = 60.0) -> None:
+        self._patterns = [os.path.abspath(pattern) for pattern in patterns]
+        self._store = store
+        self._start_at_end = start_at_end
+        self._max_line_bytes = max_line_bytes
+        self._rotate_grace = rotate_grace
+        self._rescan_interval = rescan_interval
+        self._next_rescan = time.monotonic() + (rescan_interval or 0.0)
+        self._inotify = Inotify(sync_timeout=0)
+        self._watches: dict[str, Watch] = {}  # directory -> its watch
+        self._dirs_of: dict[int, set[str]] = {}  # watch descriptor -> directories (aliases)
+        self._names: dict[str, set[str]] = {}  # directory -> patterns of the names that matter
+        self._followers: dict[str, FileFollower] = {}
+        self._rotating: set[str] = set()  # followers waiting out a rotation grace
+        self._watch_warned = False
+        self._rescan(saved=store.load_positions())
+
+    def read_available(self) -> list[SourceLine]:
+        """Every complete new line of every followed file (the catch-up at start)."""
+        return self._read(list(self._followers))
+
+    async def batches(self) -> AsyncIterator[list[SourceLine]]:
+        """Forever: the new lines, in non-empty batches, as inotify reports changes."""
+        loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+        loop.add_reader(self._inotify.fd, ready.set)
+        try:
+            lines = self.read_available()
+            while True:
+                if lines:
+                    yield lines
+                try:
+                    await asyncio.wait_for(ready.wait(), self._timeout())
+                except TimeoutError:
+                    pass
+                ready.clear()
+                lines = self._step()
+        finally:
+            loop.remove_reader(self._inotify.fd)
+
+    def files(self) -> list[str]:
+        """Paths currently followed."""
+        return sorted(self._followers)
+
+    def checkpoint(self) -> None:
+        """Save the position of every followed file in the store."""
+        positions = {path: position for path, follower in self._followers.items()
+                     if (position := follower.position()) is not None}
+        self._store.save_positions(positions)
+
+    def close(self) -> None:
+        """Close every file and the inotify instance."""
+        for follower in self._followers.values():
+            follower.close()
+        self._inotify.close()
+
+    def _step(self) -> list[SourceLine]:
+        """Handle the queued events and due timers; the lines they made available."""
+        dirty, rescan, everything = self._collect_events()
+        now = time.monotonic()
+        if self._rescan_interval is not None and now >= self._next_rescan:
+            everything = True
+        if rescan or everything:
+            dirty |= self._rescan()
+        if everything:
+            self._next_rescan = now + (self._rescan_interval or 0.0)
+            dirty = set(self._followers)
+        for path in self._rotating:
+            wake = self._followers[path].wake_at()
+            if wake is not None and wake <= now:
+                dirty.add(path)
+        return self._read(sorted(dirty))
+
+    def _collect_events(self) -> tuple[set[str], bool, bool]:
+        """Drain inotify: followers to read, whether to rescan, whether to read everything."""
+        dirty: set[str] = set()
+        rescan = everything = False
+        while (event := self._inotify.sync_get()) is not None:
+            if Mask.Q_OVERFLOW in event.mask:
+                log.warning("inotify queue overflowed: rescanning and reading every source")
+                everything = True
+                continue
+            watch = event.watch
+            if watch is None or watch.wd not in self._dirs_of:
+                continue
+            if event.mask & _SELF_CHANGES:
+                self._forget(watch)
+                rescan = True
+                continue
+            if event.name is None:
+                continue
+            name = str(event.name)
+            for directory in self._dirs_of[watch.wd]:
+                path = os.path.join(directory, name)
+                if path in self._followers:
+                    dirty.add(path)
+                else:  # maybe a rotated file still being written under its new name
+                    dirty.update(p for p in self._rotating if os.path.dirname(p) == directory)
+                if event.mask & _NAME_CHANGES and any(
+                        fnmatchcase(name, part) for part in self._names.get(directory, ())):
+                    rescan = True
+        return dirty, rescan, everything
+
+    def _rescan(self, saved: Mapping[str, Position] | None = None) -> set[str]:
+        """Match the patterns again, watch what could match, follow new files; returns them.
+
+        `saved` is given only at start: then files start at their saved position or per
+        `start_at_end`; files found later start at 0.
+        """
+        names: dict[str, set[str]] = {}
+        matched: set[str] = set()
+        for pattern in self._patterns:
+            self._scan(pattern, names, matched)
+        for directory in set(self._watches) - set(names):
+            self._unwatch(directory)
+        self._names = names
+        new = matched - set(self._followers)
+        for path in sorted(new):
+            self._followers[path] = FileFollower(
+                path, position=saved.get(path) if saved is not None else None,
+                start_at_end=self._start_at_end and saved is not None,
+                max_line_bytes=self._max_line_bytes, rotate_grace=self._rotate_grace)
+        for path, follower in list(self._followers.items()):
+            if path not in matched and not follower.is_open:
+                self._drop(path)
+        return new
+
+    def _scan(self, pattern: str, names: dict[str, set[str]], matched: set[str]) -> None:
+        """Watch the directories that could hold matches of `pattern`, collect its files.
+
+        Each level is listed after its directories are watched, so that nothing created
+        in between goes unseen.
+        """
+        parts = pattern.split(os.sep)[1:]
+        depth = 0
+        while depth < len(parts) - 1 and not _MAGIC.search(parts[depth]):
+            depth += 1
+        base = os.sep + os.sep.join(parts[:depth])
+        while depth > 0 and not os.path.isdir(base):  # watch for the static parent to appear
+            depth -= 1
+            base = os.path.dirname(base)
+        level = [base]
+        for depth in range(depth, len(parts)):
+            part, last = parts[depth], depth == len(parts) - 1
+            below: list[str] = []
+            for directory in level:
+                names.setdefault(directory, set()).add(part)
+                self._watch(directory)
+                for match in glob.glob(os.path.join(glob.escape(directory), part)):
+                    is_dir = os.path.isdir(match)
+                    if last and not is_dir:
+                        matched.add(match)
+                    elif not last and is_dir:
+                        below.append(match)
+            level = below
+
+    def _watch(self, directory: str) -> None:
+        if directory in self._watches:
+            return
+        try:
+            watch = self._inotify.add_watch(directory, _WATCH_MASK)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as error:
+            if not self._watch_warned:
+                log.warning("cannot watch %s (%s): new lines there are seen only at the next "
+                            "rescan; raise the sysctl fs.inotify.max_user_watches if it is "
+                            "the limit", directory, error)
+                self._watch_warned = True
+            return
+        self._watches[directory] = watch
+        self._dirs_of.setdefault(watch.wd, set()).add(directory)
+
+    def _unwatch(self, directory: str) -> None:
+        watch = self._watches.pop(directory)
+        aliases = self._dirs_of.get(watch.wd, set())
+        aliases.discard(directory)
+        if not aliases:
+            self._forget(watch)
+
+    def _forget(self, watch: Watch) -> None:
+        """Stop watching (the directory moved, vanished or is no longer wanted)."""
+        for directory in self._dirs_of.pop(watch.wd, ()):
+            self._watches.pop(directory, None)
+        try:
+            self._inotify.rm_watch(watch)
+        except OSError:
+            pass  # the kernel already removed it (directory deleted)
+
+    def _read(self, paths: Iterable[str]) -> list[SourceLine]:
+        lines: list[SourceLine] = []
+        for path in paths:
+            follower = self._followers.get(path)
+            if follower is None:
+                continue
+            lines.extend(follower.read_lines())
+            if follower.wake_at() is None:
+                self._rotating.discard(path)
+            else:
+                self._rotating.add(path)
+            if not follower.is_open and not os.path.lexists(path):
+                self._drop(path)
+        return lines
+
+    def _drop(self, path: str) -> None:
+        self._followers.pop(path).close()
+        self._rotating.discard(path)
+
+    def _timeout(self) -> float | None:
+        """Seconds until the next timer (rotation grace or rescan) is due; None: no timer."""
+        wakes = [wake for path in self._rotating
+                 if (wake := self._followers[path].wake_at()) is not None]
+        if self._rescan_interval is not None:
+            wakes.append(self._next_rescan)
+        if not wakes:
+            return None
+        return max(_MIN_WAIT, min(wakes) - time.monotonic())

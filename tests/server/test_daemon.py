@@ -1,0 +1,161 @@
+"""Tests of the daemon's wiring with real files, real inotify, a real control socket and
+SQLite; the firewall is the recording twin (nftables itself is tested in tests/e2e)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from floodwall.config.loader import load_config
+from floodwall.enforcement.recording import RecordingEnforcer
+from floodwall.errors import ControlError
+from floodwall.server.control import request
+from floodwall.server.daemon import Daemon
+
+CONFIG = """
+[floodwall]
+state_dir = "{root}/state"
+socket = "{root}/ctl/control.sock"
+backend = "dry-run"
+new_files_from = "start"
+
+[defaults]
+ignoreip = ["192.0.2.250"]
+
+[jails.web]
+logpath = ["{root}/www/*/logs/access.log"]
+methods = ["GET"]
+status = [404]
+maxretry = {maxretry}
+findtime = "5m"
+bantime = "1h"
+"""
+
+
+def _line(client: str, path: str = "/wp-admin/", status: int = 404, second: int = 0) -> str:
+    return (f'{client} - - [02/Mar/2026:08:00:{second:02d} +0000] "GET {path} HTTP/1.1" '
+            f'{status} 153 "-" "scanner"\n')
+
+
+def _write(root: Path, maxretry: int = 4) -> Path:
+    path = root / "floodwall.toml"
+    path.write_text(CONFIG.format(root=root, maxretry=maxretry))
+    for site in ("a.example", "b.example"):
+        (root / "www" / site / "logs").mkdir(parents=True, exist_ok=True)
+        (root / "www" / site / "logs" / "access.log").touch()
+    return path
+
+
+def _append(root: Path, site: str, text: str) -> None:
+    with open(root / "www" / site / "logs" / "access.log", "a") as log:
+        log.write(text)
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _scenario(root: Path, body: Callable[[Daemon, RecordingEnforcer], Awaitable[None]],
+              maxretry: int = 4) -> None:
+    async def main() -> None:
+        enforcer = RecordingEnforcer()
+        daemon = Daemon(load_config(_write(root, maxretry)), enforcer=enforcer)
+        await daemon.start()
+        try:
+            await body(daemon, enforcer)
+        finally:
+            await daemon.shutdown()
+    asyncio.run(asyncio.wait_for(main(), timeout=60))
+
+
+def test_failures_across_vhosts_are_counted_together_and_banned(tmp_path: Path) -> None:
+    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        _append(tmp_path, "a.example", _line("203.0.113.7", second=1) * 2)
+        _append(tmp_path, "b.example", _line("203.0.113.7", second=2))
+        await _until(lambda: daemon.lines_read == 3, "3 lines read")
+        assert enforcer.elements()["web"] == []
+        _append(tmp_path, "b.example", _line("203.0.113.7", second=3))
+        await _until(lambda: enforcer.elements()["web"] == ["203.0.113.7"], "the ban")
+        stored = daemon.database.bans_of("203.0.113.7")[0]
+        evidence = daemon.database.evidence(stored.id)
+        assert [Path(e.path).parts[-3] for e in evidence] == [
+            "a.example", "a.example", "b.example", "b.example"]
+        assert "4 failures" in stored.ban.reason
+
+    _scenario(tmp_path, body)
+
+
+def test_control_socket_ban_unban_status_and_allowlist(tmp_path: Path) -> None:
+    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        socket = daemon.config.socket
+
+        def call(command: str, **arguments: object) -> dict[str, object]:
+            return request(socket, command, **arguments)
+
+        answer = await asyncio.to_thread(call, "ban", address="2001:db8::5", bantime="10m")
+        assert [b["address"] for b in answer["bans"]] == ["2001:db8::5"]  # type: ignore[index]
+        assert enforcer.elements()["manual"] == ["2001:db8::5"]
+        with pytest.raises(ControlError, match="allowlisted"):
+            await asyncio.to_thread(call, "ban", address="192.0.2.250")
+        with pytest.raises(ControlError, match="not an IP"):
+            await asyncio.to_thread(call, "ban", address="$(reboot)")
+        status = await asyncio.to_thread(call, "status")
+        assert status["active_bans"] == 1 and status["files"] == 2
+        removed = await asyncio.to_thread(call, "unban", address="2001:db8::5")
+        assert len(removed["removed"]) == 1  # type: ignore[arg-type]
+        assert enforcer.elements()["manual"] == []
+        with pytest.raises(ControlError, match="unknown command"):
+            await asyncio.to_thread(call, "format-disk")
+
+    _scenario(tmp_path, body)
+
+
+def test_reload_keeps_counts_and_bans(tmp_path: Path) -> None:
+    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        _append(tmp_path, "a.example", _line("198.51.100.3", second=1) * 3)
+        await _until(lambda: daemon.lines_read == 3, "3 lines read")
+        await asyncio.to_thread(request, daemon.config.socket, "ban", address="198.51.100.200")
+        _write(tmp_path, maxretry=5)
+        await daemon.reload()
+        assert daemon.pipeline.jails["web"].config.maxretry == 5
+        assert enforcer.elements()["manual"] == ["198.51.100.200"]  # re-applied after setup
+        _append(tmp_path, "b.example", _line("198.51.100.3", second=2))
+        await _until(lambda: daemon.lines_read == 4, "4th line")
+        assert enforcer.elements()["web"] == []  # 4 of 5
+        _append(tmp_path, "b.example", _line("198.51.100.3", second=3))
+        await _until(lambda: enforcer.elements()["web"] == ["198.51.100.3"], "ban at 5")
+
+    _scenario(tmp_path, body, maxretry=4)
+
+
+def test_a_bad_reload_changes_nothing(tmp_path: Path) -> None:
+    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        (tmp_path / "floodwall.toml").write_text("[jails.web]\nmaxretry = 'x'\n")
+        await daemon.reload()
+        assert daemon.pipeline.jails["web"].config.maxretry == 4
+
+    _scenario(tmp_path, body)
+
+
+def test_restart_reapplies_active_bans_and_resumes_logs(tmp_path: Path) -> None:
+    async def first(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        _append(tmp_path, "a.example", _line("203.0.113.20") * 4)
+        await _until(lambda: enforcer.elements()["web"] == ["203.0.113.20"], "the ban")
+        _append(tmp_path, "a.example", _line("203.0.113.21") * 2)
+        await _until(lambda: daemon.lines_read == 6, "6 lines")
+
+    async def second(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        assert enforcer.elements()["web"] == ["203.0.113.20"]
+        assert daemon.lines_read == 0  # the catch-up at start re-read nothing
+        _append(tmp_path, "a.example", _line("203.0.113.21") * 2)
+        await _until(lambda: daemon.lines_read == 2, "2 new lines")
+
+    _scenario(tmp_path, first)
+    _scenario(tmp_path, second)

@@ -1,0 +1,342 @@
+"""FileFollower on real files: partial and long lines, restarts, rotation, truncation."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from floodwall.model import SourceLine
+from floodwall.sources.follow import FileFollower
+from floodwall.sources.offsets import Position, head_digest
+
+
+def append(path: Path, data: bytes) -> None:
+    """Append bytes to a file in one write, as a logging process does."""
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
+def texts(lines: list[SourceLine]) -> list[str]:
+    """The text of each line."""
+    return [line.text for line in lines]
+
+
+def read_until(follower: FileFollower, done: Callable[[list[SourceLine]], bool],
+               timeout: float = 10.0) -> list[SourceLine]:
+    """Call read_lines until `done(all lines so far)` holds; fails after `timeout` seconds."""
+    lines: list[SourceLine] = []
+    deadline = time.monotonic() + timeout
+    while not done(lines):
+        assert time.monotonic() < deadline, f"timed out; read {len(lines)} lines"
+        lines += follower.read_lines()
+        time.sleep(0.001)  # yield to the writer thread between polls
+    return lines
+
+
+class NumberWriter(threading.Thread):
+    """Appends numbered lines ("<n> <padding>") to a log, rotating it on request."""
+
+    def __init__(self, path: Path, total: int, rotate_every: int,
+                 rotate: Callable[[Path], None], reopen: bool) -> None:
+        super().__init__(daemon=True)
+        self.path, self.total, self.rotate_every = path, total, rotate_every
+        self.rotate, self.reopen = rotate, reopen
+
+    def run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            for number in range(1, self.total + 1):
+                os.write(fd, b"%d %s\n" % (number, b"x" * 40))
+                if number % self.rotate_every == 0:
+                    self.rotate(self.path)
+                    # logrotate's way: a few lines still reach the old file before reopening
+                    for late in range(number + 1, min(number + 20, self.total) + 1):
+                        os.write(fd, b"%d %s\n" % (late, b"x" * 40))
+                    if self.reopen:
+                        os.close(fd)
+                        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                if number % self.rotate_every in range(1, 20) and number > self.rotate_every:
+                    continue
+        finally:
+            os.close(fd)
+
+
+def numbers(lines: list[SourceLine]) -> list[int]:
+    """The leading number of each line."""
+    return [int(line.text.split()[0]) for line in lines]
+
+
+def test_partial_line_is_held_until_its_newline(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"")
+    follower = FileFollower(str(log), position=None, start_at_end=True)
+    append(log, b"first\nsec")
+    assert follower.read_lines() == [SourceLine(str(log), 1, "first")]
+    assert follower.read_lines() == []
+    assert follower.position().offset == len(b"first\n")  # type: ignore[union-attr]
+    append(log, b"ond\r\nthird")
+    assert follower.read_lines() == [SourceLine(str(log), 2, "second")]
+    append(log, b"\n")
+    assert follower.read_lines() == [SourceLine(str(log), 3, "third")]
+
+
+def test_non_utf8_bytes_become_replacement_characters(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"")
+    follower = FileFollower(str(log), position=None, start_at_end=False)
+    append(log, b"caf\xe9 \xff\xfe ok\n\xc3\xa9t\xc3\xa9\n")
+    assert texts(follower.read_lines()) == ["caf\ufffd \ufffd\ufffd ok", "été"]
+
+
+def test_long_line_is_cut_once_and_memory_stays_bounded(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"short\n")
+    follower = FileFollower(str(log), position=None, start_at_end=False, max_line_bytes=100)
+    assert texts(follower.read_lines()) == ["short"]
+    piece = b"y" * (256 * 1024)
+    tracemalloc.start()
+    try:
+        lines: list[SourceLine] = []
+        for _ in range(32):  # an 8 MiB line arriving in pieces, read as it grows
+            append(log, piece)
+            lines += follower.read_lines()
+        append(log, b"tail\nafter\n" + b"z" * 300 + b"\n")
+        lines += follower.read_lines()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(line.lineno, line.text) for line in lines] == [
+        (2, "y" * 100), (3, "after"), (4, "z" * 100)]
+    assert peak < 3 * 1024 * 1024, f"peak memory {peak} bytes while reading an 8 MiB line"
+    cut_warnings = [r for r in caplog.records if "max_line_bytes" in r.getMessage()]
+    assert len(cut_warnings) == 1 and cut_warnings[0].name == "floodwall.sources"
+
+
+def test_start_at_end_skips_old_lines_but_keeps_the_line_being_written(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"old 1\nold 2\npart")
+    at_end = FileFollower(str(log), position=None, start_at_end=True)
+    from_start = FileFollower(str(log), position=None, start_at_end=False)
+    assert at_end.read_lines() == []
+    append(log, b"ial\nnew\n")
+    assert [(line.lineno, line.text) for line in at_end.read_lines()] == [
+        (3, "partial"), (4, "new")]
+    assert texts(from_start.read_lines()) == ["old 1", "old 2", "partial", "new"]
+
+
+def test_file_appearing_later_is_read_from_its_start(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    follower = FileFollower(str(log), position=None, start_at_end=True)
+    assert follower.read_lines() == [] and follower.position() is None
+    log.write_bytes(b"one\ntwo\n")
+    assert texts(follower.read_lines()) == ["one", "two"]
+
+
+def test_restart_from_saved_position_neither_rereads_nor_skips(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(b"line %d\n" % n for n in range(1, 6)) + b"half")
+    first = FileFollower(str(log), position=None, start_at_end=False)
+    assert len(first.read_lines()) == 5
+    saved = first.position()
+    assert saved is not None and saved.lineno == 5
+    assert saved.inode == log.stat().st_ino
+    first.close()
+    append(log, b" done\nline 7\n")  # written while stopped
+    second = FileFollower(str(log), position=saved, start_at_end=True)
+    assert [(line.lineno, line.text) for line in second.read_lines()] == [
+        (6, "half done"), (7, "line 7")]
+
+
+def test_saved_position_of_another_or_shorter_file_restarts_at_zero(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"alpha 1\nalpha 2\n")
+    follower = FileFollower(str(log), position=None, start_at_end=False)
+    follower.read_lines()
+    saved = follower.position()
+    assert saved is not None
+    follower.close()
+
+    log.unlink()  # recreated: another inode
+    log.write_bytes(b"beta 1\nbeta 2\nbeta 3\n")
+    assert texts(FileFollower(str(log), position=saved, start_at_end=True).read_lines()) == [
+        "beta 1", "beta 2", "beta 3"]
+
+    same_inode = Position(log.stat().st_ino, 1000, 40, saved.head)  # truncated while down
+    assert len(FileFollower(str(log), position=same_inode, start_at_end=True).read_lines()) == 3
+
+    rewritten = Position(log.stat().st_ino, 7, 1, head_digest(b"alpha 1"))  # same inode, new text
+    assert len(FileFollower(str(log), position=rewritten, start_at_end=True).read_lines()) == 3
+
+
+def test_deleted_and_recreated_file_is_read_from_zero(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"a\n")
+    follower = FileFollower(str(log), position=None, start_at_end=False, rotate_grace=0.05)
+    assert texts(follower.read_lines()) == ["a"]
+    log.unlink()
+    deadline = time.monotonic() + 5
+    while follower.is_open:  # the deleted file is kept open for the grace only
+        assert time.monotonic() < deadline
+        assert follower.read_lines() == []
+        time.sleep(0.01)
+    assert follower.wake_at() is None
+    log.write_bytes(b"b\nc\n")
+    assert [(line.lineno, line.text) for line in follower.read_lines()] == [(1, "b"), (2, "c")]
+
+
+def test_old_file_is_read_through_the_grace_after_a_rename(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"1\n")
+    follower = FileFollower(str(log), position=None, start_at_end=False, rotate_grace=30.0)
+    assert texts(follower.read_lines()) == ["1"]
+    log.rename(tmp_path / "a.log.1")
+    append(tmp_path / "a.log.1", b"2\n")
+    assert texts(follower.read_lines()) == ["2"]
+    assert follower.wake_at() is not None
+    log.write_bytes(b"")  # `create` made a new empty file: the old one is still read
+    append(tmp_path / "a.log.1", b"3\nunterminated")
+    assert texts(follower.read_lines()) == ["3"]
+    append(log, b"new 1\n")  # the writer moved on: finish the old file, switch
+    assert [(line.lineno, line.text) for line in follower.read_lines()] == [
+        (4, "unterminated"), (1, "new 1")]
+    assert follower.wake_at() is None
+    assert follower.position().inode == log.stat().st_ino  # type: ignore[union-attr]
+
+
+def rename_rotation(path: Path) -> None:
+    """logrotate's default: shift the old generations, rename the live file."""
+    older = path.with_name(path.name + ".1")
+    if older.exists():
+        older.rename(path.with_name(path.name + ".2"))
+    path.rename(older)
+
+
+def test_rename_rotation_under_a_continuous_writer_loses_and_repeats_nothing(
+        tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"")
+    follower = FileFollower(str(log), position=None, start_at_end=True)
+    writer = NumberWriter(log, total=20_000, rotate_every=3_000, rotate=rename_rotation,
+                          reopen=True)
+    writer.start()
+    lines = read_until(follower, lambda got: len(got) >= 20_000)
+    writer.join(5)
+    assert numbers(lines) == list(range(1, 20_001))
+    assert follower.read_lines() == []
+
+
+def copy_truncate(path: Path) -> None:
+    """logrotate's copytruncate: copy the live file aside, then empty it in place."""
+    shutil.copyfile(path, path.with_name(path.name + ".1"))
+    os.truncate(path, 0)
+
+
+def test_copytruncate_under_a_continuous_writer_repeats_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"")
+    follower = FileFollower(str(log), position=None, start_at_end=True)
+    writer = NumberWriter(log, total=20_000, rotate_every=2_500, rotate=copy_truncate,
+                          reopen=False)
+    writer.start()
+    lines = read_until(follower, lambda got: not writer.is_alive() and not (
+        more := follower.read_lines()) and not got.extend(more))  # type: ignore[func-returns-value]
+    got = numbers(lines)
+    assert len(got) == len(set(got)), "a line was read twice"
+    assert got == sorted(got)
+    assert got[-1] == 20_000
+
+
+def test_copytruncate_between_reads_loses_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"")
+    follower = FileFollower(str(log), position=None, start_at_end=True)
+    got: list[int] = []
+    for round_ in range(5):
+        append(log, b"".join(b"%d\n" % n for n in range(round_ * 100, round_ * 100 + 100)))
+        got += numbers(follower.read_lines())
+        copy_truncate(log)
+        # regrown past the old offset before the next read: told apart by its first bytes
+        append(log, b"".join(b"%d\n" % n for n in range(round_ * 100 + 1000, round_ * 100 + 1400)))
+        got += numbers(follower.read_lines())
+        copy_truncate(log)
+    expected = [n for r in range(5) for n in [*range(r * 100, r * 100 + 100),
+                                              *range(r * 100 + 1000, r * 100 + 1400)]]
+    assert got == expected
+
+
+def test_unreadable_path_warns_once_and_is_retried(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    odd = tmp_path / "odd.log"
+    odd.mkdir()  # a path that cannot be read as a log
+    loop = tmp_path / "loop.log"
+    loop.symlink_to(loop)  # open() fails with ELOOP
+    good = tmp_path / "good.log"
+    good.write_bytes(b"")
+    followers = [FileFollower(str(p), position=None, start_at_end=False)
+                 for p in (odd, loop, good)]
+    for n in range(3):
+        append(good, b"line %d\n" % n)
+        results = [f.read_lines() for f in followers]
+        assert results[0] == [] and results[1] == []
+        assert texts(results[2]) == [f"line {n}"]
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "floodwall.sources" and r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert str(odd) in warnings[0] and "not a regular file" in warnings[0]
+    assert str(loop) in warnings[1]
+    odd.rmdir()
+    odd.write_bytes(b"fixed\n")
+    assert texts(followers[0].read_lines()) == ["fixed"]
+
+
+def test_permission_denied_as_non_root_warns_and_recovers(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged user for this test")
+    log = tmp_path / "secret.log"
+    log.write_bytes(b"hidden\n")
+    log.chmod(0o000)
+    tmp_path.chmod(0o755)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            records: list[str] = []
+            handler = logging.Handler()
+            handler.emit = lambda record: records.append(record.getMessage())  # type: ignore
+            logging.getLogger("floodwall.sources").addHandler(handler)
+            follower = FileFollower(str(log), position=None, start_at_end=False)
+            before = follower.read_lines()
+            # the parent makes it readable, then closes its end of a pipe to say so
+            os.write(write_end, b"%d %d\n" % (len(before), len(records)))
+            os.read(0, 0)
+            deadline = time.monotonic() + 10
+            after: list[SourceLine] = []
+            while not after and time.monotonic() < deadline:
+                after = follower.read_lines()
+                time.sleep(0.01)
+            os.write(write_end, ("|".join(texts(after)) + "\n").encode())
+            os.write(write_end, ("permission denied" in records[0].lower()).__repr__().encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        first = pipe.readline()
+        assert first == b"0 1\n", first
+        log.chmod(0o644)
+        second = pipe.readline()
+        third = pipe.read()
+    os.waitpid(child, 0)
+    assert second == b"hidden\n"
+    assert third == b"True"
