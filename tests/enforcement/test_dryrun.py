@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from floodwall.clock import ManualClock
-from floodwall.enforcement.base import ApplyError, Change, JailFirewall
+from floodwall.enforcement.base import ApplyError, JailFirewall
 from floodwall.enforcement.dryrun import DryRunEnforcer
-from floodwall.model import Ban
+from floodwall.model import Ban, Change
 
 
 def ban(key: str, clock: ManualClock, seconds: float | None, jail: str = "sshd") -> Ban:

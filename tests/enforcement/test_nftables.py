@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from floodwall.enforcement.base import ApplyError, Change, JailFirewall
+from floodwall.enforcement.base import ApplyError, JailFirewall
 from floodwall.enforcement.nftables import NftablesEnforcer
 from floodwall.errors import EnforcementError
-from floodwall.model import Ban
+from floodwall.model import Ban, Change
 from tests.support.netns import (
     Link,
     Namespace,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from floodwall.enforcement.base import Change, JailFirewall
+from floodwall.enforcement.base import JailFirewall
 from floodwall.enforcement.recording import AppliedBatch, RecordingEnforcer
-from floodwall.model import Ban
+from floodwall.model import Ban, Change
 
 
 def test_records_calls_and_tracks_keys() -> None:

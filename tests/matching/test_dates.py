@@ -12,9 +12,9 @@ import pytest
 from floodwall.matching.dates import SyslogRecord, parse_clf_time, parse_iso_time, parse_syslog
 
 
-def local(*fields: int) -> float:
+def local(year: int, month: int, day: int, hour: int, minute: int, second: int) -> float:
     """Unix time of a local wall-clock time, computed independently of the code under test."""
-    return datetime(*fields).timestamp()
+    return datetime(year, month, day, hour, minute, second).timestamp()
 
 
 # --- Common Log Format (Apache %t, nginx $time_local) ----------------------------------

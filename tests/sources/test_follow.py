@@ -7,8 +7,9 @@ import os
 import shutil
 import threading
 import time
+import tempfile
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,44 +30,64 @@ def texts(lines: list[SourceLine]) -> list[str]:
     return [line.text for line in lines]
 
 
-def read_until(follower: FileFollower, done: Callable[[list[SourceLine]], bool],
-               timeout: float = 10.0) -> list[SourceLine]:
-    """Call read_lines until `done(all lines so far)` holds; fails after `timeout` seconds."""
-    lines: list[SourceLine] = []
-    deadline = time.monotonic() + timeout
-    while not done(lines):
-        assert time.monotonic() < deadline, f"timed out; read {len(lines)} lines"
-        lines += follower.read_lines()
-        time.sleep(0.001)  # yield to the writer thread between polls
-    return lines
-
-
 class NumberWriter(threading.Thread):
-    """Appends numbered lines ("<n> <padding>") to a log, rotating it on request."""
+    """Appends numbered lines ("<n> xxx…") to a log in single writes, rotating it now and then.
+
+    Writing never pauses; a rotation is only postponed until the reader has seen a line of
+    the current generation (`seen`), as real rotations are far apart: a reader cannot
+    follow a file through two renames it never had a chance to look at.
+    """
 
     def __init__(self, path: Path, total: int, rotate_every: int,
                  rotate: Callable[[Path], None], reopen: bool) -> None:
         super().__init__(daemon=True)
         self.path, self.total, self.rotate_every = path, total, rotate_every
         self.rotate, self.reopen = rotate, reopen
+        self.seen = 0
+        """Highest number the reader has read (set by the reader)."""
+        self.rotations = 0
 
     def run(self) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        number, generation_start, next_rotation = 0, 1, self.rotate_every
         try:
-            for number in range(1, self.total + 1):
+            while number < self.total:
+                number += 1
                 os.write(fd, b"%d %s\n" % (number, b"x" * 40))
-                if number % self.rotate_every == 0:
-                    self.rotate(self.path)
-                    # logrotate's way: a few lines still reach the old file before reopening
-                    for late in range(number + 1, min(number + 20, self.total) + 1):
-                        os.write(fd, b"%d %s\n" % (late, b"x" * 40))
-                    if self.reopen:
-                        os.close(fd)
-                        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                if number % self.rotate_every in range(1, 20) and number > self.rotate_every:
+                if number % 50 == 0:
+                    time.sleep(0)  # let the reader's thread run; pacing, not waiting
+                if number < next_rotation or self.seen < generation_start:
                     continue
+                self.rotate(self.path)
+                self.rotations += 1
+                # as with logrotate, a few lines still reach the old file before reopening
+                for _ in range(20):
+                    if number < self.total:
+                        number += 1
+                        os.write(fd, b"%d %s\n" % (number, b"x" * 40))
+                if self.reopen:
+                    os.close(fd)
+                    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                generation_start, next_rotation = number + 1, number + self.rotate_every
         finally:
             os.close(fd)
+
+
+def read_while_writing(follower: FileFollower, writer: NumberWriter,
+                       timeout: float = 20.0) -> list[SourceLine]:
+    """Poll read_lines until the writer has finished and nothing more is left to read."""
+    lines: list[SourceLine] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, f"timed out; read {len(lines)} lines"
+        finished = not writer.is_alive()
+        more = follower.read_lines()
+        lines += more
+        if more:
+            writer.seen = numbers(more)[-1]
+        if finished and not more:
+            return lines
+        time.sleep(0.001)  # yield to the writer thread between polls
 
 
 def numbers(lines: list[SourceLine]) -> list[int]:
@@ -228,8 +249,8 @@ def test_rename_rotation_under_a_continuous_writer_loses_and_repeats_nothing(
     writer = NumberWriter(log, total=20_000, rotate_every=3_000, rotate=rename_rotation,
                           reopen=True)
     writer.start()
-    lines = read_until(follower, lambda got: len(got) >= 20_000)
-    writer.join(5)
+    lines = read_while_writing(follower, writer)
+    assert writer.rotations >= 3
     assert numbers(lines) == list(range(1, 20_001))
     assert follower.read_lines() == []
 
@@ -247,8 +268,8 @@ def test_copytruncate_under_a_continuous_writer_repeats_nothing(tmp_path: Path) 
     writer = NumberWriter(log, total=20_000, rotate_every=2_500, rotate=copy_truncate,
                           reopen=False)
     writer.start()
-    lines = read_until(follower, lambda got: not writer.is_alive() and not (
-        more := follower.read_lines()) and not got.extend(more))  # type: ignore[func-returns-value]
+    lines = read_while_writing(follower, writer)
+    assert writer.rotations >= 3
     got = numbers(lines)
     assert len(got) == len(set(got)), "a line was read twice"
     assert got == sorted(got)
@@ -298,45 +319,48 @@ def test_unreadable_path_warns_once_and_is_retried(
     assert texts(followers[0].read_lines()) == ["fixed"]
 
 
-def test_permission_denied_as_non_root_warns_and_recovers(tmp_path: Path) -> None:
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory an unprivileged user can enter (pytest's own are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="fw-sources-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_permission_denied_as_non_root_warns_once_and_recovers(shared_dir: Path) -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root to switch to an unprivileged user for this test")
-    log = tmp_path / "secret.log"
+        pytest.skip("needs root, to switch to an unprivileged user in a child process")
+    log = shared_dir / "secret.log"
     log.write_bytes(b"hidden\n")
     log.chmod(0o000)
-    tmp_path.chmod(0o755)
-    read_end, write_end = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
+    to_child_r, to_child_w = os.pipe()
     child = os.fork()
-    if child == 0:  # pragma: no cover - runs in the child
-        os.close(read_end)
+    if child == 0:  # pragma: no cover - the child reports through the pipe and exits
+        status = 1
         try:
             os.setgid(65534)
             os.setuid(65534)
-            records: list[str] = []
-            handler = logging.Handler()
-            handler.emit = lambda record: records.append(record.getMessage())  # type: ignore
+            warnings: list[str] = []
+            handler = logging.Handler(logging.WARNING)
+            handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore
             logging.getLogger("floodwall.sources").addHandler(handler)
             follower = FileFollower(str(log), position=None, start_at_end=False)
-            before = follower.read_lines()
-            # the parent makes it readable, then closes its end of a pipe to say so
-            os.write(write_end, b"%d %d\n" % (len(before), len(records)))
-            os.read(0, 0)
-            deadline = time.monotonic() + 10
-            after: list[SourceLine] = []
-            while not after and time.monotonic() < deadline:
-                after = follower.read_lines()
-                time.sleep(0.01)
-            os.write(write_end, ("|".join(texts(after)) + "\n").encode())
-            os.write(write_end, ("permission denied" in records[0].lower()).__repr__().encode())
+            denied = [follower.read_lines() for _ in range(3)]
+            os.write(to_parent_w, b"%d %d %d\n" % (
+                sum(map(len, denied)), len(warnings), "Permission denied" in warnings[0]))
+            os.read(to_child_r, 1)  # the parent has made the file readable
+            os.write(to_parent_w, "|".join(texts(follower.read_lines())).encode() + b"\n")
+            status = 0
         finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        first = pipe.readline()
-        assert first == b"0 1\n", first
+            os._exit(status)
+    os.close(to_parent_w)
+    os.close(to_child_r)
+    with os.fdopen(to_parent_r, "rb") as from_child:
+        assert from_child.readline() == b"0 1 1\n"  # no lines, one warning naming the cause
         log.chmod(0o644)
-        second = pipe.readline()
-        third = pipe.read()
-    os.waitpid(child, 0)
-    assert second == b"hidden\n"
-    assert third == b"True"
+        os.write(to_child_w, b"!")
+        os.close(to_child_w)
+        assert from_child.readline() == b"hidden\n"
+    assert os.waitpid(child, 0)[1] == 0

@@ -11,11 +11,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Self
 
 import httpx
 
 from floodwall import __version__
 from floodwall.audit.model import Fetched, Hop, Page
+from floodwall.errors import ConfigError
 
 ERROR_PROBE_PATH = "/floodwall-audit-missing-page"
 """Path fetched on each origin to see which headers its error pages send."""
@@ -72,9 +74,7 @@ class Fetcher:
         self._options = options
         self._limiter = limiter or HostRateLimiter(options.rate)
         self._slots = asyncio.Semaphore(options.concurrency)
-        trusted = (ssl.create_default_context(cafile=options.ca_file) if options.ca_file
-                   else True)
-        self._verified = self._client(trusted)
+        self._verified = self._client(_trust(options.ca_file))
         self._unverified = self._client(False)
 
     def _client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
@@ -86,7 +86,7 @@ class Fetcher:
             headers={"User-Agent": f"floodwall-audit/{__version__}"},
         )
 
-    async def __aenter__(self) -> Fetcher:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -159,6 +159,17 @@ class _Redirect:
 
     hop: Hop
     location: str
+
+
+def _trust(ca_file: str | None) -> ssl.SSLContext | bool:
+    """What the verifying client trusts: the CAs in `ca_file`, or the public ones."""
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(f"cannot load CA certificates ({error}): give a PEM file of CA "
+                          "certificates", path=ca_file) from error
 
 
 class _UntrustedCertificate(Exception):

@@ -58,7 +58,7 @@ def table(results: Sequence[SiteResult]) -> str:
                      "-" if r.error else _counts(r), _note(r)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4]
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
         for row in rows).rstrip() + "\n"
 
 
@@ -66,8 +66,9 @@ def details(result: SiteResult) -> str:
     """Findings, redirects and fixes of one site, indented for the terminal."""
     if result.error:
         return f"{result.url}: {result.error}\n"
-    lines = [f"{result.url}: grade {result.grade} ({result.score}/100), "
-             f"HTTP {result.status} from {result.final_url}"]
+    heading = (f"{result.url}: grade {result.grade} ({result.score}/100), "
+               f"HTTP {result.status} from {result.final_url}")
+    lines = [heading]
     for hop in result.redirects:
         lines.append(f"  redirect {hop.status} from {hop.url}")
     for finding in result.findings:

@@ -56,7 +56,7 @@ def find_vhosts(config_dir: str | os.PathLike[str]) -> list[Vhost]:
     found: dict[str, Vhost] = {}
     for path in _config_files(root):
         text = path.read_text(encoding="utf-8", errors="replace")
-        parse = _apache_vhosts if re.search(r"<VirtualHost\b", text, re.I) else _nginx_vhosts
+        parse = _apache_vhosts if re.search(r"<VirtualHost\b", text, re.IGNORECASE) else _nginx_vhosts
         for vhost in parse(text, str(path)):
             found.setdefault(vhost.url, vhost)
     return list(found.values())
@@ -85,8 +85,7 @@ def _config_files(root: Path) -> Iterator[Path]:
 def _fetchable(name: str) -> str | None:
     """The name to fetch for a declared server name, or None when it names no one host."""
     name = name.strip().strip('"').lower()
-    if name.startswith("."):
-        name = name[1:]
+    name = name.removeprefix(".")
     if not name or name == "_" or name.startswith("~") or "*" in name or "$" in name:
         return None
     return name
@@ -101,7 +100,7 @@ _NGINX_TOKEN = re.compile(r"""
     | (?P<punct>[{};])
     | (?P<word>(?:\$\{[^}]*\}|[^\s{};"'])+)
     | (?P<space>\s+)
-    """, re.X)
+    """, re.VERBOSE)
 
 
 def _nginx_tokens(text: str) -> Iterator[tuple[str, int]]:
@@ -137,9 +136,9 @@ def _nginx_vhosts(text: str, path: str) -> Iterator[Vhost]:
                 server = None
             words = []
         elif token == ";":
-            if server is not None and stack and stack[-1] == "server" and words:
-                if words[0] in server:
-                    server[words[0]].append((words[1:], start))
+            if server is not None and stack and stack[-1] == "server" and words \
+                    and words[0] in server:
+                server[words[0]].append((words[1:], start))
             words = []
         else:
             words.append(token)
@@ -177,7 +176,8 @@ def _nginx_listen(args: list[str]) -> tuple[str, int]:
 
 def _apache_vhosts(text: str, path: str) -> Iterator[Vhost]:
     """Vhosts of the `<VirtualHost>` sections in one file."""
-    port, names, tls = 0, [], False
+    port, tls = 0, False
+    names: list[tuple[str, int]] = []
     inside = False
     for line, words in _apache_directives(text):
         keyword = words[0].lower()
@@ -189,15 +189,15 @@ def _apache_vhosts(text: str, path: str) -> Iterator[Vhost]:
         elif keyword == "</virtualhost>" and inside:
             inside = False
             scheme = "https" if tls or port == 443 else "http"
-            for name, at in names:
-                yield Vhost(name, scheme, port, path, at)
+            for host, at in names:
+                yield Vhost(host, scheme, port, path, at)
         elif inside and keyword in ("servername", "serveralias"):
             declared = words[1:2] if keyword == "servername" else words[1:]
             for word in declared:
                 host = re.sub(r"^\w+://", "", word).split(":")[0]
-                name = _fetchable(host)
-                if name is not None:
-                    names.append((name, line))
+                fetchable = _fetchable(host)
+                if fetchable is not None:
+                    names.append((fetchable, line))
         elif inside and keyword == "sslengine":
             tls = len(words) > 1 and words[1].lower() == "on"
 

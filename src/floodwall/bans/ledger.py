@@ -8,6 +8,7 @@ from dataclasses import replace
 from floodwall.model import Ban, Change, Failure
 from floodwall.storage.database import Database, StoredBan
 
+
 class Ledger:
     """Active bans by (jail, key); the database is written before any change is reported."""
 

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "floodwall.cli.daemon_cmds",
     "floodwall.cli.control_cmds",
     "floodwall.cli.replay_cmd",
+    "floodwall.cli.audit_cmd",
 )
 
 

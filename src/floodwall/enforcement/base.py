@@ -8,10 +8,10 @@ import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from floodwall.errors import EnforcementError
-from floodwall.model import Ban
+from floodwall.model import Ban, Change
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 """A banned key once parsed: a single address is a /32 or /128 network."""
@@ -73,16 +73,6 @@ class JailFirewall:
         raise EnforcementError(
             f"jail '{self.name}': port '{item}' is neither a number, a range nor a known "
             f"{'/'.join(protocols)} service name (see /etc/services); fix the jail's port list")
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One thing to do to the firewall: add or remove a ban."""
-
-    action: Literal["add", "remove"]
-    """"add" puts the ban's key in its jail's set (refreshing its timeout); "remove" takes it out."""
-    ban: Ban
-    """The ban whose key and jail are meant."""
 
 
 class Enforcer(Protocol):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from floodwall.enforcement.base import Change, JailFirewall
+from floodwall.enforcement.base import JailFirewall
+from floodwall.model import Change
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,8 +99,8 @@ _QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 """Inside double quotes: anything but a quote, unless escaped (`\\"`)."""
 _UPSTREAM = r"\S+(?:(?:, | : )\S+)*"
 """nginx `$upstream_*` lists: one value per upstream tried, `, ` and ` : ` between."""
-_USER_WITH_SPACES = r'[^"]+?'
-"""Servers log user names unescaped spaces and all; a quote always follows in practice."""
+_USER_WITH_SPACES = r'(?:[^"\\]|\\.)+?'
+"""Servers log user names with their spaces (only quotes escaped), so this one may hold spaces."""
 _MUST_BE_QUOTED = (_Kind.REQUEST, _Kind.USER_AGENT)
 _TIME_PARSERS: dict[_Kind, Callable[[str], float | None]] = {
     _Kind.TIME_CLF: parse_clf_time,
@@ -138,8 +138,20 @@ _NGINX_KINDS: dict[str, _Kind] = {
 class AccessLogFormat:
     """A compiled access-log format that splits matching lines into `AccessRecord`s."""
 
-    __slots__ = ("name", "_match", "_client", "_time", "_parse_time", "_request", "_status",
-                 "_size", "_referer", "_user_agent", "_vhost", "_user")
+    __slots__ = (
+        "_client",
+        "_match",
+        "_parse_time",
+        "_referer",
+        "_request",
+        "_size",
+        "_status",
+        "_time",
+        "_user",
+        "_user_agent",
+        "_vhost",
+        "name",
+    )
 
     def __init__(self, name: str, source: str, parts: list[_Part]) -> None:
         self.name = name

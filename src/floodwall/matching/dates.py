@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 
 _MONTHS = {name: number for number, name in enumerate(
@@ -102,7 +102,7 @@ def _iso_minute(year: str, month: str, day: str, hour: str, minute: str,
     """Unix seconds of the start of one minute; local time when `zone` is None."""
     tzinfo: timezone | None = None
     if zone in ("Z", "z"):
-        tzinfo = timezone.utc
+        tzinfo = UTC
     elif zone is not None:
         off_hours, off_minutes = int(zone[1:3]), int(zone[-2:])
         if off_minutes >= 60:

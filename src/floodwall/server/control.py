@@ -83,7 +83,7 @@ class ControlServer:
                 log.exception("control request %r failed", request.get("command"))
                 answer = {"ok": False, "error": "internal error, see the daemon's log"}
             await self._answer(writer, answer)
-        except (asyncio.TimeoutError, asyncio.LimitOverrunError, ValueError, OSError):
+        except (TimeoutError, asyncio.LimitOverrunError, ValueError, OSError):
             pass
         finally:
             writer.close()

@@ -105,7 +105,7 @@ def _include_order(paths: list[str], seen: tuple[str, ...]) -> list[str]:
 
 def overlay_files(conf_path: str) -> list[str]:
     """fail2ban's overlay list for `NAME.conf`: itself, `NAME.d/*.conf`, `NAME.local`, `NAME.d/*.local`."""
-    base = conf_path[:-5] if conf_path.endswith(".conf") else conf_path
+    base = conf_path.removesuffix(".conf")
     overlay_dir = Path(base + ".d")
     candidates = [base + ".conf"]
     candidates += sorted(str(p) for p in overlay_dir.glob("*.conf"))
