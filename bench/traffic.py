@@ -856,7 +856,7 @@ def vhost_names(count: int) -> list[str]:
 
 def generate(out_dir: Path, *, lines: int = 200_000, vhosts: int = 300, fmt: str = "hoster",
              seed: int = 1, start: float = START) -> Truth:
-    """Write the logs and truth.json into `out_dir` and return the truth."""
+    """Write the logs and truth.json into `out_dir` (start floored to a second); return the truth."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if vhosts < 1:

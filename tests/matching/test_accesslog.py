@@ -235,6 +235,17 @@ def test_user_with_forged_fields_keeps_every_real_field() -> None:
         user_agent="hydra", user=forged_user)
 
 
+@pytest.mark.parametrize(("written", "user"), [
+    ("-", None), ('""', ""), ("admin", "admin"), ("a b  c", "a b  c"),
+    ('\\"x\\" [y]', '\\"x\\" [y]'),
+])
+def test_user_names_as_servers_write_them(written: str, user: str | None) -> None:
+    line = f'203.0.113.7 - {written} {STAMP} "GET / HTTP/1.1" 401 381 "-" "-"'
+    for parser in (KNOWN_FORMATS["combined"], AutoAccessParser()):
+        parsed = parser.parse(line)
+        assert parsed is not None and (parsed.client, parsed.user) == ("203.0.113.7", user)
+
+
 # --- custom formats ----------------------------------------------------------------------
 
 def test_custom_apache_format_written_as_in_the_config_file() -> None:

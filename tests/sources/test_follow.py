@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
-import time
 import tempfile
+import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,25 @@ import pytest
 from floodwall.model import SourceLine
 from floodwall.sources.follow import FileFollower
 from floodwall.sources.offsets import Position, head_digest
+
+from .writers import NumberWriter, append, copy_truncate, numbers, rename_rotation, texts
+
+
+def read_while_writing(follower: FileFollower, writer: NumberWriter,
+                       timeout: float = 20.0) -> list[SourceLine]:
+    """Poll read_lines until the writer has finished and nothing more is left to read."""
+    lines: list[SourceLine] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, f"timed out; read {len(lines)} lines"
+        finished = not writer.is_alive()
+        more = follower.read_lines()
+        lines += more
+        if more:
+            writer.seen = numbers(more)[-1]
+        if finished and not more:
+            return lines
+        time.sleep(0.001)  # yield to the writer thread between polls
 
 
 def test_partial_line_is_held_until_its_newline(tmp_path: Path) -> None:

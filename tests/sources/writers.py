@@ -66,23 +66,6 @@ class NumberWriter(threading.Thread):
             os.close(fd)
 
 
-def read_while_writing(follower: FileFollower, writer: NumberWriter,
-                       timeout: float = 20.0) -> list[SourceLine]:
-    """Poll read_lines until the writer has finished and nothing more is left to read."""
-    lines: list[SourceLine] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        assert time.monotonic() < deadline, f"timed out; read {len(lines)} lines"
-        finished = not writer.is_alive()
-        more = follower.read_lines()
-        lines += more
-        if more:
-            writer.seen = numbers(more)[-1]
-        if finished and not more:
-            return lines
-        time.sleep(0.001)  # yield to the writer thread between polls
-
-
 def numbers(lines: list[SourceLine]) -> list[int]:
     """The leading number of each line."""
     return [int(line.text.split()[0]) for line in lines]

@@ -5,8 +5,8 @@ request line, user, referer and user agent are written by the attacker, so every
 pattern is chosen so that no value can move another field: quoted fields accept only
 escaped quotes (Apache writes `\\"`, nginx `\\x22`), the client must look like an address
 or host name, and the only field allowed to contain spaces outside quotes (the user
-name, which servers log unescaped) stops at the first quote and only comes after the
-client.
+name, which servers log with its spaces) cannot hold an unescaped quote and is only
+allowed after the client.
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ _QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 """Inside double quotes: anything but a quote, unless escaped (`\\"`)."""
 _UPSTREAM = r"\S+(?:(?:, | : )\S+)*"
 """nginx `$upstream_*` lists: one value per upstream tried, `, ` and ` : ` between."""
-_USER_WITH_SPACES = r'(?:[^"\\]|\\.)+?'
-"""Servers log user names with their spaces (only quotes escaped), so this one may hold spaces."""
+_USER_WITH_SPACES = r'""|(?:[^"\\]|\\.)+?'
+"""Servers log user names with their spaces (only quotes escaped), and Apache an empty one
+as `""`: an empty Basic-auth user must not make a line unreadable."""
 _MUST_BE_QUOTED = (_Kind.REQUEST, _Kind.USER_AGENT)
 _TIME_PARSERS: dict[_Kind, Callable[[str], float | None]] = {
     _Kind.TIME_CLF: parse_clf_time,
@@ -108,6 +109,8 @@ _TIME_PARSERS: dict[_Kind, Callable[[str], float | None]] = {
     _Kind.TIME_MSEC: float,
 }
 _METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
+_COMMON_METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"))
+"""Checked before `_METHOD`: a set look-up is cheaper than a regex on every line."""
 
 _APACHE_DIRECTIVE = re.compile(r"%([<>]?)(?:\{([^}]*)\})?(.?)")
 _APACHE_KINDS: dict[str, _Kind] = {
@@ -140,6 +143,7 @@ class AccessLogFormat:
 
     __slots__ = (
         "_client",
+        "_last_time",
         "_match",
         "_parse_time",
         "_referer",
@@ -160,15 +164,20 @@ class AccessLogFormat:
         self._match = re.compile(pattern, re.ASCII).fullmatch
         first = {kind: kinds.index(kind) if kind in kinds else -1 for kind in _Kind}
         times = [kind for kind in _TIME_PARSERS if first[kind] >= 0]
-        for required, label in ((first[_Kind.CLIENT], "client address"),
-                                (times, "time"), (first[_Kind.STATUS], "status")):
-            if required == -1 or required == []:
-                raise ConfigError(f"log format '{source}' has no {label} field; add one "
-                                  "(Apache: %h, %t, %>s; nginx: $remote_addr, $time_local, "
-                                  "$status)", key="log_format")
+        missing = [label for label, present in (("client address", first[_Kind.CLIENT] >= 0),
+                                                ("time", bool(times)),
+                                                ("status", first[_Kind.STATUS] >= 0))
+                   if not present]
+        if missing:
+            raise ConfigError(f"log format '{source}' has no {' or '.join(missing)} field; add "
+                              "it (Apache: %h, %t, %>s; nginx: $remote_addr, $time_local, "
+                              "$status)", key="log_format")
         time_kind = min(times, key=first.__getitem__)
         self._parse_time = _TIME_PARSERS[time_kind]
         self._time = first[time_kind]
+        # Lines of a flood come many to a second: the last stamp's time is kept as a pair,
+        # so that it is replaced in one assignment.
+        self._last_time: tuple[str, float | None] = ("", None)
         self._client = first[_Kind.CLIENT]
         self._status = first[_Kind.STATUS]
         self._request = first[_Kind.REQUEST]
@@ -196,7 +205,11 @@ class AccessLogFormat:
         if match is None:
             return None
         groups = match.groups()
-        time = self._parse_time(groups[self._time])
+        stamp = groups[self._time]
+        last_stamp, time = self._last_time
+        if stamp != last_stamp:
+            time = self._parse_time(stamp)
+            self._last_time = (stamp, time)
         if time is None:
             return None
         method, target, protocol = _split_request(groups[self._request]) \
@@ -214,7 +227,7 @@ class AccessLogFormat:
             referer=_dash_is_none(groups, self._referer),
             user_agent=_dash_is_none(groups, self._user_agent),
             vhost=groups[self._vhost] if self._vhost >= 0 else None,
-            user=_dash_is_none(groups, self._user),
+            user=_user(groups, self._user),
         )
 
     def __repr__(self) -> str:
@@ -229,10 +242,16 @@ def _dash_is_none(groups: tuple[str, ...], index: int) -> str | None:
     return None if value == "-" else value
 
 
+def _user(groups: tuple[str, ...], index: int) -> str | None:
+    """The user field: None for `-` or when the format lacks it, "" for Apache's `""`."""
+    user = _dash_is_none(groups, index)
+    return "" if user == '""' else user
+
+
 def _split_request(request: str) -> tuple[str, str, str]:
     """(method, target, protocol) of a request line; all "" when it is not one."""
     method, space, rest = request.partition(" ")
-    if not space or _METHOD.fullmatch(method) is None:
+    if not space or (method not in _COMMON_METHODS and _METHOD.fullmatch(method) is None):
         return "", "", ""
     target, space, protocol = rest.rpartition(" ")
     if not space or not protocol.startswith("HTTP/"):

@@ -19,8 +19,9 @@ from floodwall.config.loader import load_config
 from floodwall.config.model import Config
 from floodwall.enforcement.base import Enforcer, JailFirewall
 from floodwall.errors import ConfigError, ControlError, EnforcementError, FloodwallError
-from floodwall.model import Ban, Change, Decision, SourceLine
+from floodwall.model import Ban, Change, Decision, Failure, SourceLine
 from floodwall.pipeline import Pipeline
+from floodwall.server.addons import Addon
 from floodwall.server.control import ControlServer
 from floodwall.sources.watch import GlobWatcher
 from floodwall.storage.database import Database
@@ -47,8 +48,11 @@ class Daemon:
     """One floodwall node: follows the logs, bans, expires, answers the control socket."""
 
     def __init__(self, config: Config, *, clock: Clock | None = None,
-                 enforcer: Enforcer | None = None, database: Database | None = None) -> None:
+                 enforcer: Enforcer | None = None, database: Database | None = None,
+                 addons: Sequence[Addon] = ()) -> None:
         self.config = config
+        self.addons = list(addons)
+        """Plug-ins told of the daemon's events (see server/addons.py)."""
         self.clock = clock or SystemClock()
         self.enforcer = enforcer or make_enforcer(config)
         self.database = database or Database(config.database)
@@ -88,6 +92,9 @@ class Daemon:
         """Rebuild the firewall from the ledger, catch up on the logs, start following them."""
         self._rebuild_firewall()
         await self._control.start()
+        for addon in self.addons:
+            if hasattr(addon, "on_start"):
+                await addon.on_start(self)
         self._start_watcher()
         log.info("floodwall running: %d jail(s), %d file(s), %d active ban(s), backend %s",
                  len(self.pipeline.jails), len(self.watcher.files()) if self.watcher else 0,
@@ -101,6 +108,12 @@ class Daemon:
         """Flush state; the firewall stays as it is (bans keep their kernel timeouts)."""
         await self._stop_watcher()
         await self._control.close()
+        for addon in reversed(self.addons):
+            if hasattr(addon, "on_stop"):
+                try:
+                    await addon.on_stop()
+                except Exception:
+                    log.exception("addon %s failed to stop", type(addon).__name__)
         self.database.close()
         log.info("floodwall stopped; %d active ban(s) stay enforced", len(self.ledger.active()))
 
@@ -199,7 +212,7 @@ class Daemon:
 
     def ban(self, decisions: Sequence[Decision], now: float) -> list[Ban]:
         """Record and enforce the bans these decisions earn."""
-        new: list[tuple[Ban, Sequence[Any]]] = []
+        new: list[tuple[Ban, Sequence[Failure]]] = []
         seen: set[tuple[str, str]] = set()
         for decision in decisions:
             if (decision.jail, decision.key) in seen or self.ledger.is_banned(
@@ -210,24 +223,55 @@ class Daemon:
                 continue
             seen.add((ban.jail, ban.key))
             new.append((ban, decision.failures))
-        if not new:
+        return self.apply_bans(new, now)
+
+    def apply_bans(self, bans: Sequence[tuple[Ban, Sequence[Failure]]], now: float) -> list[Ban]:
+        """The one way a ban enters: ledger first, then the firewall, then the addons.
+
+        A ban of a key already banned longer changes nothing; a longer one extends it.
+        Returns the bans that were added or extended.
+        """
+        if not bans:
             return []
-        changes = self.ledger.add(new)
+        changes = self.ledger.add(bans)
         self._enforce(changes, now)
-        for change in changes:
-            ban = change.ban
+        applied = [change.ban for change in changes]
+        for ban in applied:
             self.bans_made += 1
             self.pipeline.forget(ban.key)
-            log.info("ban %s jail=%s for %s: %s", ban.key, ban.jail,
-                     format_duration(ban.remaining(now)), ban.reason)
-        return [change.ban for change in changes]
+            log.info("ban %s jail=%s for %s origin=%s: %s", ban.key, ban.jail,
+                     format_duration(ban.remaining(now)), ban.origin, ban.reason)
+        self._notify("on_ban", applied)
+        return applied
+
+    def lift_bans(self, key: str, now: float, reason: str, jail: str | None = None) -> list[Ban]:
+        """The one way a ban is lifted early: ledger, firewall, addons. Returns the bans lifted."""
+        changes = self.ledger.remove(key, now, reason, jail)
+        self._enforce(changes, now)
+        lifted = [change.ban for change in changes]
+        self._notify("on_unban", lifted)
+        return lifted
+
+    def _notify(self, event: str, bans: list[Ban]) -> None:
+        if not bans:
+            return
+        for addon in self.addons:
+            handler = getattr(addon, event, None)
+            if handler is None:
+                continue
+            try:
+                handler(bans)
+            except Exception:  # an addon's bug must never undo or block a ban
+                log.exception("addon %s failed in %s", type(addon).__name__, event)
 
     def _enforce(self, changes: Sequence[Change], now: float) -> None:
         if not changes:
             return
         for change in changes:
             if change.action == "remove":
-                log.info("unban %s jail=%s", change.ban.key, change.ban.jail)
+                log.info("unban %s jail=%s (%s)", change.ban.key, change.ban.jail,
+                         "expired" if change.ban.until is not None and change.ban.until <= now
+                         else "lifted")
         try:
             self.enforcer.apply(changes, now)
         except EnforcementError as problem:
@@ -309,21 +353,14 @@ class Daemon:
         now = self.clock.now()
         ban = Ban(key, jail, now, None if bantime is None else now + bantime, 0, "manual",
                   str(request.get("reason") or "banned by hand"))
-        changes = self.ledger.add([(ban, ())])
-        self._enforce(changes, now)
-        self.pipeline.forget(key)
-        for change in changes:
-            log.info("ban %s jail=%s for %s: %s", key, jail,
-                     format_duration(change.ban.remaining(now)), change.ban.reason)
-        return [change.ban for change in changes]
+        return self.apply_bans([(ban, ())], now)
 
     def manual_unban(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         """Remove a key's bans (in one jail, or everywhere)."""
         key = _request_key(request)
         now = self.clock.now()
-        changes = self.ledger.remove(key, now, "unbanned by hand", request.get("jail"))
-        self._enforce(changes, now)
-        return [_ban_json(change.ban, now) for change in changes]
+        lifted = self.lift_bans(key, now, "unbanned by hand", request.get("jail"))
+        return [_ban_json(ban, now) for ban in lifted]
 
 
 def _request_key(request: dict[str, Any]) -> str:

@@ -174,15 +174,15 @@ class GlobWatcher:
         in between goes unseen.
         """
         parts = pattern.split(os.sep)[1:]
-        depth = 0
-        while depth < len(parts) - 1 and not _MAGIC.search(parts[depth]):
-            depth += 1
-        base = os.sep + os.sep.join(parts[:depth])
-        while depth > 0 and not os.path.isdir(base):  # watch for the static parent to appear
-            depth -= 1
+        start = 0
+        while start < len(parts) - 1 and not _MAGIC.search(parts[start]):
+            start += 1
+        base = os.sep + os.sep.join(parts[:start])
+        while start > 0 and not os.path.isdir(base):  # watch for the static parent to appear
+            start -= 1
             base = os.path.dirname(base)
         level = [base]
-        for depth in range(depth, len(parts)):
+        for depth in range(start, len(parts)):
             part, last = parts[depth], depth == len(parts) - 1
             below: list[str] = []
             for directory in level:

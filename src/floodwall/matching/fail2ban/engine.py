@@ -1,0 +1,353 @@
+"""fail2ban's filter state machine: lines in, failures out, with multi-line and mlfid tickets."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from floodwall.clock import Clock, SystemClock
+from floodwall.errors import ConfigError
+from floodwall.matching.fail2ban.dates import DateDetector
+from floodwall.matching.fail2ban.filterdef import FilterDefinition, load_filter
+from floodwall.matching.fail2ban.hosts import canonical_host
+from floodwall.matching.fail2ban.regex import TaggedRegex
+
+RECENT_DATE_SECONDS = 60
+"""A line without a date inherits the last date seen if that is at most this old."""
+MLFID_CAPACITY = 100
+MLFID_SECONDS = 300.0
+
+# One buffered line: (the text regexes see, i.e. the line without its date; the whole line).
+Entry = tuple[str, str]
+
+_NOFAIL, _FORGET, _STATE_KNOWN, _GAINED = 1, 2, 4, 8
+
+
+@dataclass(frozen=True, slots=True)
+class FilterFailure:
+    """A failure as fail2ban's filter reports it for one line."""
+
+    lineno: int
+    """Line whose processing produced the failure."""
+    host: str | None
+    """Failure id: canonical address, or raw text (host name, <F-ID> value)."""
+    time: float | None
+    """Unix time of the line, None when it has no date."""
+    attempts: int
+    """Log lines attached to the failure (grows over an mlfid ticket)."""
+    fields: Mapping[str, object]
+    """Named groups (merged over an mlfid ticket; `users` lists distinct users)."""
+    regex_index: int
+    """Which failregex matched."""
+    lines: tuple[str, ...]
+    """The log lines attached, as evidence."""
+
+
+@dataclass(slots=True)
+class FilterStats:
+    """Counters for a `regex` report."""
+
+    lines: int = 0
+    matched: int = 0
+    ignored: int = 0
+    failregex_hits: list[int] = field(default_factory=list)
+    ignoreregex_hits: list[int] = field(default_factory=list)
+
+
+class _ExpiringCache:
+    """At most `capacity` tickets, oldest evicted first, each living `seconds`."""
+
+    def __init__(self, clock: Clock, capacity: int, seconds: float) -> None:
+        self._clock = clock
+        self._capacity = capacity
+        self._seconds = seconds
+        self._items: OrderedDict[str, tuple[dict[str, object], float]] = OrderedDict()
+
+    def get(self, key: str) -> dict[str, object] | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[1] > self._clock.now():
+            return item[0]
+        del self._items[key]
+        return None
+
+    def set(self, key: str, value: dict[str, object]) -> None:
+        now = self._clock.now()
+        if len(self._items) >= self._capacity:
+            while self._items:
+                _, (_, expires) = self._items.popitem(last=False)
+                if expires > now and len(self._items) < self._capacity:
+                    break
+        self._items[key] = (value, now + self._seconds)
+
+    def discard(self, key: str) -> None:
+        self._items.pop(key, None)
+
+
+def _buffer_text(entries: list[Entry]) -> str:
+    return "\n".join(entry[0] for entry in entries) + "\n"
+
+
+def _split_lines(regex: TaggedRegex, match: re.Match[str],
+                 lines: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """(lines the match covers, the other lines); <SKIPLINES> lines count as not covered."""
+    if len(lines) <= 1:
+        return list(lines), []
+    text = match.string
+    first = text.rfind("\n", 0, match.start() + 1) + 1
+    end = text.find("\n", match.end() - 1)
+    last = len(text) if end < 0 else end + 1
+    begin_line, end_line = text.count("\n", 0, first), text.count("\n", 0, last)
+    matched = lines[begin_line:end_line]
+    unmatched = lines[:begin_line]
+    position = 0
+    for skipped in regex.skipped_lines(match):
+        for offset, entry in enumerate(matched[position:]):
+            if entry[0] == skipped:
+                unmatched.append(matched.pop(position + offset))
+                position += offset
+                break
+    unmatched.extend(lines[end_line:])
+    return matched, unmatched
+
+
+class Fail2banFilter:
+    """A fail2ban filter file run as fail2ban runs it; feed it lines, get failures.
+
+    All failregexes are tried on every line, hosts are not resolved, and old dates are
+    kept: counting windows are the detection room's business.
+    """
+
+    def __init__(self, path: str, options: Mapping[str, str] | None = None, *,
+                 journal: bool | None = None, logtimezone: str | None = None,
+                 use_dns: bool = True, clock: Clock | None = None) -> None:
+        self.definition: FilterDefinition = load_filter(path, options)
+        """The resolved filter file."""
+        definition = self.definition
+        self.journal = (dict(options or {}).get("logtype") == "journal") if journal is None else journal
+        """Journal mode: lines carry no date; the message is the whole line."""
+        self._clock = clock or SystemClock()
+        multiline = definition.maxlines > 1
+        self.prefregex = (TaggedRegex.compile(definition.prefregex, use_dns=use_dns, where=path)
+                          if definition.prefregex else None)
+        self.failregexes = [TaggedRegex.compile(source, multiline=multiline, use_dns=use_dns,
+                                                where=path) for source in definition.failregex]
+        for regex in self.failregexes:
+            if not regex.has_failure_id() and not (self.prefregex and self.prefregex.has_failure_id()):
+                raise ConfigError(f"failregex {regex.source!r} captures no failure id; add <HOST>, "
+                                  f"<ADDR>, <F-ID> or <F-MLFID>", path=path, key="failregex")
+        self.ignoreregexes = [TaggedRegex.compile(source, use_dns=use_dns, where=path)
+                              for source in definition.ignoreregex]
+        try:
+            self.dates = DateDetector(definition.datepattern, logtimezone)
+        except ConfigError as error:
+            raise ConfigError(str(error), path=path, key="datepattern") from None
+        self.stats = FilterStats(failregex_hits=[0] * len(self.failregexes),
+                                 ignoreregex_hits=[0] * len(self.ignoreregexes))
+        self._maxlines = definition.maxlines
+        self._early_ignore = 0 < len(self.ignoreregexes) < len(self.failregexes) - 2
+        self._buffer: list[Entry] = []
+        self._last_date: float | None = None
+        self._tickets = _ExpiringCache(self._clock, MLFID_CAPACITY, MLFID_SECONDS)
+
+    def feed(self, line: str, lineno: int) -> list[FilterFailure]:
+        """Process one log line (without its newline); the failures it completes."""
+        self.stats.lines += 1
+        if self.journal:
+            now = self._clock.now()
+            self._last_date = now
+            failures = self._find((line, line), now, lineno)
+        else:
+            entry, date = self._split_date(line)
+            failures = self._find(entry, date, lineno)
+        if failures:
+            self.stats.matched += 1
+        return failures
+
+    def _split_date(self, line: str) -> tuple[Entry, float | None]:
+        """The line without its date, and the date (or the last recent one, or none)."""
+        now = self._clock.now()
+        found = self.dates.find(line)
+        date: float | None = None
+        text = line
+        if found is not None:
+            text = line[:found.start] + line[found.end:]
+            if found.start != found.end:
+                date = self.dates.to_time(found, now)
+                if date is not None:
+                    self._last_date = date
+            elif self._last_date is not None and self._last_date > now - RECENT_DATE_SECONDS:
+                text, date = line, self._last_date
+            else:
+                date = now
+        if date is None and self._last_date is not None and self._last_date > now - RECENT_DATE_SECONDS:
+            text, date = line, self._last_date
+        return (text, line), date
+
+    def _find(self, entry: Entry, date: float | None, lineno: int) -> list[FilterFailure]:
+        if self._maxlines > 1:
+            self._buffer.append(entry)
+            self._buffer = self._buffer[-self._maxlines:]
+        else:
+            self._buffer = [entry]
+        original = self._buffer
+        text: str | None = _buffer_text(original)
+        if self._early_ignore and self._ignored(text, None):
+            return []
+        pre_groups: dict[str, object] = {}
+        if self.prefregex is not None:
+            pre_match = self.prefregex.pattern.search(text)
+            if pre_match is None:
+                return []
+            pre_groups = self.prefregex.groups(pre_match)
+            content = pre_groups.pop("content", None)
+            if content:
+                self._buffer, text = [(str(content), str(content))], None
+        failures: list[FilterFailure] = []
+        for index, regex in enumerate(self.failregexes):
+            if text is None:
+                text = _buffer_text(self._buffer)
+            match = regex.pattern.search(text)
+            if match is None:
+                continue
+            matched, unmatched = _split_lines(regex, match, original)
+            fail = regex.groups(match)
+            if self.ignoreregexes and self._ignored(text, (matched, unmatched)):
+                text = None
+                continue
+            if self._maxlines > 1:
+                self._buffer, text = unmatched, None
+            if pre_groups:
+                fail = {**pre_groups, **fail}
+            failure = self._failure(index, regex, fail, matched, date, lineno)
+            if failure is not None:
+                self.stats.failregex_hits[index] += 1
+                failures.append(failure)
+        return failures
+
+    def _ignored(self, text: str, split: tuple[list[Entry], list[Entry]] | None) -> bool:
+        """Whether an ignoreregex matches (the failregex's lines only, when multi-line)."""
+        if split is not None and self._maxlines > 1:
+            text = _buffer_text(split[0])
+        hit = False
+        for index, regex in enumerate(self.ignoreregexes):
+            if regex.pattern.search(text):
+                hit = True
+                self.stats.ignoreregex_hits[index] += 1
+                if split is not None and self._maxlines > 1:
+                    self._buffer = split[1]
+        if hit:
+            self.stats.ignored += 1
+        return hit
+
+    def _failure(self, index: int, regex: TaggedRegex, fail: dict[str, object],
+                 matched: list[Entry], date: float | None, lineno: int) -> FilterFailure | None:
+        """The failure for one failregex match, or None (pending or not-a-failure ticket)."""
+        mlfid = fail.get("mlfid")
+        if mlfid is not None:
+            fail = self._merge_ticket(str(mlfid), fail, matched)
+        else:
+            fail["matches"] = list(fail.get("matches") or []) + matched  # type: ignore[operator]
+        fid = fail.get("fid")
+        host: object = None
+        family = None
+        for group, group_family in (("ip4", 4), ("ip6", 6), ("dns", None)):
+            if fail.get(group) is not None:
+                host, family = fail[group], group_family
+                break
+        if host is None:
+            if fid is None and mlfid is None:
+                return None  # no failure id in this match
+            host = fid
+        if host is None:
+            fail["mlfpending"] = 1
+            return None
+        prefix = fail.get("cidr")
+        canonical = canonical_host(str(host), family, int(str(prefix)) if prefix else None) \
+            if family else str(host)
+        if fid is not None and fid != host:
+            fail["ip"] = canonical
+            canonical = str(fid)
+        if fail.get("nofail"):
+            return None
+        matches: list[Entry] = fail.get("matches") or []  # type: ignore[assignment]
+        return FilterFailure(lineno=lineno, host=canonical, time=date, attempts=len(matches),
+                             fields=_public_fields(fail), regex_index=index,
+                             lines=tuple(entry[1] for entry in matches))
+
+    def _merge_ticket(self, mlfid: str, fail: dict[str, object],
+                      matched: list[Entry]) -> dict[str, object]:
+        """Merge a match into the multi-line ticket of its <F-MLFID> (a connection id).
+
+        Returns the ticket itself when one is cached, so later marks (pending) stick to it.
+        """
+        cached = self._tickets.get(mlfid)
+        users: set[object] | None = None
+        flags = 0
+        if fail.get("mlfgained"):
+            flags |= _GAINED | _NOFAIL
+            if not fail.get("nofail"):
+                fail["nofail"] = fail["mlfgained"]
+        elif fail.get("nofail"):
+            flags |= _NOFAIL
+        if fail.pop("mlfforget", None):
+            flags |= _FORGET
+        if cached is not None:
+            users = _add_user(cached, fail.get("user"))
+            if cached.pop("nofail", None):
+                flags |= _STATE_KNOWN
+            if cached.pop("mlfgained", None):
+                flags |= _STATE_KNOWN
+            if flags & _GAINED:
+                cached.pop("mlfpending", None)
+            if not flags & _STATE_KNOWN and not cached.get("mlfpending", 0):
+                cached.pop("matches", None)  # already reported with an earlier failure
+            cached.update((key, value) for key, value in fail.items() if value is not None)
+            fail = cached
+            if flags & _FORGET:
+                self._tickets.discard(mlfid)
+        elif not flags & _FORGET:
+            users = _add_user(fail, fail.get("user"))
+            self._tickets.set(mlfid, fail)
+        if fail.pop("mlfpending", 0) or (users and len(users) > 1):
+            # pending failures or a second user: this is a failure after all
+            fail.pop("nofail", None)
+            fail.pop("mlfgained", None)
+            flags &= ~(_GAINED | _NOFAIL)
+        if not flags & _NOFAIL:
+            lines: list[Entry] = fail.pop("nofail-matches", None) or []  # type: ignore[assignment]
+            lines = lines + list(fail.get("matches") or [])  # type: ignore[call-overload]
+            if not flags & _GAINED:
+                lines = lines + matched
+            fail["matches"] = lines
+        elif flags & (_NOFAIL | _FORGET) == _NOFAIL:
+            fail["nofail-matches"] = list(fail.get("nofail-matches") or []) + matched  # type: ignore[call-overload]
+        return fail
+
+
+def _add_user(ticket: dict[str, object], user: object) -> set[object] | None:
+    """Remember `user` in the ticket's set of users; the set (or None if it has none)."""
+    users = ticket.get("users")
+    if user:
+        if not users:
+            users = set()
+            ticket["users"] = users
+        users.add(user)  # type: ignore[union-attr]
+    return users  # type: ignore[return-value]
+
+
+def _public_fields(fail: Mapping[str, object]) -> dict[str, object]:
+    """The failure's named data, JSON-ready (sets and tuples become lists)."""
+    fields: dict[str, object] = {}
+    for key, value in fail.items():
+        if key in ("matches", "nofail-matches"):
+            continue
+        if isinstance(value, set):
+            value = sorted(value, key=str)
+        elif isinstance(value, tuple):
+            value = list(value)
+        fields[key] = value
+    return fields
