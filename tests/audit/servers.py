@@ -96,12 +96,29 @@ class Nginx:
         result = subprocess.run([*self._argv, "-t"], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, result.stderr
 
+    def workers(self) -> set[int]:
+        """Process ids of the master's children (its workers)."""
+        assert self.process is not None
+        children = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # The fourth field (after the parenthesised name) is the parent's pid.
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                children.add(int(stat.parent.name))
+        return children
+
     def reload(self, applied: Callable[[], bool]) -> None:
-        """Reload the config and wait until `applied()` says the new one answers."""
+        """Reload the config; wait until the old workers are gone and `applied()` holds."""
         self.test_config()
+        old = self.workers()
         subprocess.run([*self._argv, "-s", "reload"], check=True, capture_output=True,
                        timeout=30)
-        wait_until(applied, 15, "nginx to apply the reloaded config")
+        # Until they exit, old workers may still accept a connection with the old config.
+        wait_until(lambda: not old & self.workers() and applied(), 15,
+                   "nginx to apply the reloaded config")
 
 
 @contextmanager

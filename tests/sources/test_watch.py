@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,17 +21,30 @@ Done = Callable[[list[SourceLine]], bool]
 
 async def collect(batches: AsyncIterator[list[SourceLine]], done: Done,
                   lines: list[SourceLine] | None = None, timeout: float = 10.0,
-                  writer: NumberWriter | None = None) -> list[SourceLine]:
-    """Take batches until `done(lines)`; fails after `timeout` seconds."""
+                  writer: NumberWriter | None = None,
+                  first: asyncio.Task[list[SourceLine]] | None = None) -> list[SourceLine]:
+    """Take batches (`first` first) until `done(lines)`; fails after `timeout` seconds."""
     lines = [] if lines is None else lines
     async with asyncio.timeout(timeout):
         while not done(lines):
-            batch = await anext(batches)
+            batch = await (first or anext(batches))
+            first = None
             assert batch, "batches() yielded an empty list"
             lines += batch
             if writer is not None:
                 writer.seen = numbers(batch)[-1]
     return lines
+
+
+async def waiting(batches: AsyncGenerator[list[SourceLine], None]
+                  ) -> asyncio.Task[list[SourceLine]]:
+    """Start `batches` and return its first batch to come, once it waits for inotify."""
+    first = asyncio.ensure_future(anext(batches))
+    async with asyncio.timeout(5):
+        while batches.ag_await is None:  # its catch-up read is done
+            await asyncio.sleep(0)
+    assert not first.done(), "nothing was written yet, so there was nothing to yield"
+    return first
 
 
 async def wait_for_writer(writer: NumberWriter, timeout: float = 20.0) -> None:
@@ -94,11 +107,10 @@ def test_static_parent_created_later_is_picked_up(
 
     async def scenario() -> None:
         batches = watcher.batches()
-        collector = asyncio.ensure_future(collect(batches, lambda got: len(got) >= 1))
-        await asyncio.sleep(0)  # let batches() start waiting before the files appear
+        first = await waiting(batches)
         (tmp_path / "var" / "log" / "app").mkdir(parents=True)
         append(tmp_path / "var" / "log" / "app" / "x.log", b"hello\n")
-        lines = await collector
+        lines = await collect(batches, lambda got: len(got) >= 1, first=first)
         assert [(line.path, line.text) for line in lines] == [
             (str(tmp_path / "var" / "log" / "app" / "x.log"), "hello")]
         await batches.aclose()
@@ -216,6 +228,29 @@ def test_restart_resumes_from_checkpoint(tmp_path: Path, watchers: list[GlobWatc
     assert set(store.positions) == {str(kept), str(rotated), str(later)}
 
 
+def test_renamed_file_still_written_is_read_before_the_grace_ends(
+        tmp_path: Path, watchers: list[GlobWatcher]) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    watcher = GlobWatcher([str(tmp_path / "*.log")], MemoryOffsetStore(), rotate_grace=30.0)
+    watchers.append(watcher)
+
+    async def scenario() -> list[SourceLine]:
+        batches = watcher.batches()
+        first = await waiting(batches)
+        log.rename(tmp_path / "app.log.1")
+        append(tmp_path / "app.log.1", b"late 1\n")
+        lines = await collect(batches, lambda got: len(got) >= 1, first=first, timeout=5)
+        # the follower now knows about the rename; the writer has not reopened yet
+        append(tmp_path / "app.log.1", b"late 2\n")
+        lines = await collect(batches, lambda got: len(got) >= 2, lines, timeout=5)
+        await batches.aclose()
+        return lines
+
+    assert [(line.path, line.lineno, line.text) for line in asyncio.run(scenario())] == [
+        (str(log), 1, "late 1"), (str(log), 2, "late 2")]
+
+
 def test_deleted_and_recreated_file(tmp_path: Path, watchers: list[GlobWatcher]) -> None:
     log = tmp_path / "app.log"
     log.write_bytes(b"")
@@ -299,8 +334,9 @@ def test_safety_rescan_reads_what_inotify_cannot_see(
 
     async def scenario() -> list[SourceLine]:
         batches = watcher.batches()
+        first = await waiting(batches)
         append(elsewhere / "real.log", b"through the link\n")  # no event in watched/
-        lines = await collect(batches, lambda got: len(got) >= 1, timeout=5)
+        lines = await collect(batches, lambda got: len(got) >= 1, timeout=5, first=first)
         await batches.aclose()
         return lines
 

@@ -44,6 +44,11 @@ class FilterFailure:
     lines: tuple[str, ...]
     """The log lines attached, as evidence."""
 
+    def to_json(self) -> dict[str, object]:
+        """The object `floodwall regex --json` prints for this failure."""
+        return {"lineno": self.lineno, "match": True, "host": self.host, "time": self.time,
+                "attempts": self.attempts, "fields": dict(self.fields)}
+
 
 @dataclass(slots=True)
 class FilterStats:
