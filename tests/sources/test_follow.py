@@ -44,7 +44,8 @@ def test_partial_line_is_held_until_its_newline(tmp_path: Path) -> None:
     append(log, b"first\nsec")
     assert follower.read_lines() == [SourceLine(str(log), 1, "first")]
     assert follower.read_lines() == []
-    assert follower.position().offset == len(b"first\n")  # type: ignore[union-attr]
+    position = follower.position()
+    assert position is not None and position.offset == len(b"first\n")
     append(log, b"ond\r\nthird")
     assert follower.read_lines() == [SourceLine(str(log), 2, "second")]
     append(log, b"\n")
@@ -172,7 +173,8 @@ def test_old_file_is_read_through_the_grace_after_a_rename(tmp_path: Path) -> No
     assert [(line.lineno, line.text) for line in follower.read_lines()] == [
         (4, "unterminated"), (1, "new 1")]
     assert follower.wake_at() is None
-    assert follower.position().inode == log.stat().st_ino  # type: ignore[union-attr]
+    position = follower.position()
+    assert position is not None and position.inode == log.stat().st_ino
 
 
 def test_rename_rotation_under_a_continuous_writer_loses_and_repeats_nothing(

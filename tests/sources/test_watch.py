@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,12 @@ from .writers import NumberWriter, append, copy_truncate, numbers, rename_rotati
 Done = Callable[[list[SourceLine]], bool]
 
 
-async def collect(batches: AsyncIterator[list[SourceLine]], done: Done,
+def at_least(count: int) -> Done:
+    """Done once `count` lines have been taken."""
+    return lambda lines: len(lines) >= count
+
+
+async def collect(batches: AsyncGenerator[list[SourceLine], None], done: Done,
                   lines: list[SourceLine] | None = None, timeout: float = 10.0,
                   writer: NumberWriter | None = None,
                   first: asyncio.Task[list[SourceLine]] | None = None) -> list[SourceLine]:
@@ -41,7 +46,7 @@ async def waiting(batches: AsyncGenerator[list[SourceLine], None]
     """Start `batches` and return its first batch to come, once it waits for inotify."""
     first = asyncio.ensure_future(anext(batches))
     async with asyncio.timeout(5):
-        while batches.ag_await is None:  # its catch-up read is done
+        while batches.ag_await is None:  # type: ignore[attr-defined]  # catch-up read done
             await asyncio.sleep(0)
     assert not first.done(), "nothing was written yet, so there was nothing to yield"
     return first
@@ -78,7 +83,7 @@ def test_hundreds_of_vhosts_and_vhosts_created_later(
         for n in range(300):
             append(www / f"site{n}" / "logs" / "access.log", b"hit %d\n" % n)
             append(www / f"site{n}" / "logs" / "error.log", b"ignored\n")
-        lines = await collect(batches, lambda got: len(got) >= 300)
+        lines = await collect(batches, at_least(300))
         assert sorted((line.path, line.lineno, line.text) for line in lines) == sorted(
             (str(www / f"site{n}" / "logs" / "access.log"), 2, f"hit {n}") for n in range(300))
 
@@ -86,9 +91,9 @@ def test_hundreds_of_vhosts_and_vhosts_created_later(
         (www / "new-site" / "logs").mkdir(parents=True)
         append(www / "new-site" / "logs" / "access.log", b"first\nsecond\n")
         (www / "other" / "logs").mkdir(parents=True)  # directory first, file a moment later
-        lines = await collect(batches, lambda got: len(got) >= 2)
+        lines = await collect(batches, at_least(2))
         append(www / "other" / "logs" / "access.log", b"third\n")
-        lines = await collect(batches, lambda got: len(got) >= 3, lines)
+        lines = await collect(batches, at_least(3), lines)
         assert [(Path(line.path).parent.parent.name, line.lineno, line.text)
                 for line in lines] == [("new-site", 1, "first"), ("new-site", 2, "second"),
                                        ("other", 1, "third")]
@@ -110,7 +115,7 @@ def test_static_parent_created_later_is_picked_up(
         first = await waiting(batches)
         (tmp_path / "var" / "log" / "app").mkdir(parents=True)
         append(tmp_path / "var" / "log" / "app" / "x.log", b"hello\n")
-        lines = await collect(batches, lambda got: len(got) >= 1, first=first)
+        lines = await collect(batches, at_least(1), first=first)
         assert [(line.path, line.text) for line in lines] == [
             (str(tmp_path / "var" / "log" / "app" / "x.log"), "hello")]
         await batches.aclose()
@@ -130,7 +135,7 @@ def test_rename_rotation_under_a_continuous_writer(
     async def scenario() -> list[SourceLine]:
         batches = watcher.batches()
         writer.start()
-        lines = await collect(batches, lambda got: len(got) >= 20_000, writer=writer)
+        lines = await collect(batches, at_least(20_000), writer=writer)
         await wait_for_writer(writer)
         await batches.aclose()
         return lines
@@ -180,10 +185,10 @@ def test_copytruncate_while_idle_loses_nothing(
         for round_ in range(4):
             first = round_ * 1000
             append(log, b"".join(b"%d\n" % n for n in range(first, first + 500)))
-            await collect(batches, lambda got, r=round_: len(got) >= 500 * (2 * r + 1), lines)
+            await collect(batches, at_least(500 * (2 * round_ + 1)), lines)
             copy_truncate(log)
             append(log, b"".join(b"%d\n" % n for n in range(first + 500, first + 1000)))
-            await collect(batches, lambda got, r=round_: len(got) >= 500 * (2 * r + 2), lines)
+            await collect(batches, at_least(500 * (2 * round_ + 2)), lines)
         await batches.aclose()
         return lines
 
@@ -202,7 +207,7 @@ def test_restart_resumes_from_checkpoint(tmp_path: Path, watchers: list[GlobWatc
         batches = first.batches()
         append(kept, b"k2\nk3\npartial")
         append(rotated, b"r2\n")
-        lines = await collect(batches, lambda got: len(got) >= 3)
+        lines = await collect(batches, at_least(3))
         await batches.aclose()
         return lines
 
@@ -240,10 +245,10 @@ def test_renamed_file_still_written_is_read_before_the_grace_ends(
         first = await waiting(batches)
         log.rename(tmp_path / "app.log.1")
         append(tmp_path / "app.log.1", b"late 1\n")
-        lines = await collect(batches, lambda got: len(got) >= 1, first=first, timeout=5)
+        lines = await collect(batches, at_least(1), first=first, timeout=5)
         # the follower now knows about the rename; the writer has not reopened yet
         append(tmp_path / "app.log.1", b"late 2\n")
-        lines = await collect(batches, lambda got: len(got) >= 2, lines, timeout=5)
+        lines = await collect(batches, at_least(2), lines, timeout=5)
         await batches.aclose()
         return lines
 
@@ -260,10 +265,10 @@ def test_deleted_and_recreated_file(tmp_path: Path, watchers: list[GlobWatcher])
     async def scenario() -> list[SourceLine]:
         batches = watcher.batches()
         append(log, b"one\ntwo\n")
-        lines = await collect(batches, lambda got: len(got) >= 2)
+        lines = await collect(batches, at_least(2))
         log.unlink()
         log.write_bytes(b"again\n")
-        lines = await collect(batches, lambda got: len(got) >= 3, lines)
+        lines = await collect(batches, at_least(3), lines)
         await batches.aclose()
         return lines
 
@@ -308,14 +313,14 @@ def test_unreadable_file_warns_once_and_others_go_on(
     async def scenario() -> list[SourceLine]:
         batches = watcher.batches()
         lines: list[SourceLine] = []
-        for n in range(5):
+        for n in range(1, 6):
             os.utime(loop, follow_symlinks=False)  # an event for the broken path too
             append(good, b"line %d\n" % n)
-            await collect(batches, lambda got, n=n: len(got) >= n + 1, lines)
+            await collect(batches, at_least(n), lines)
         await batches.aclose()
         return lines
 
-    assert texts(asyncio.run(scenario())) == [f"line {n}" for n in range(5)]
+    assert texts(asyncio.run(scenario())) == [f"line {n}" for n in range(1, 6)]
     warnings = [r.getMessage() for r in caplog.records
                 if r.name == "floodwall.sources" and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and str(loop) in warnings[0]
@@ -336,7 +341,7 @@ def test_safety_rescan_reads_what_inotify_cannot_see(
         batches = watcher.batches()
         first = await waiting(batches)
         append(elsewhere / "real.log", b"through the link\n")  # no event in watched/
-        lines = await collect(batches, lambda got: len(got) >= 1, timeout=5, first=first)
+        lines = await collect(batches, at_least(1), timeout=5, first=first)
         await batches.aclose()
         return lines
 

@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 
 from asyncinotify import Inotify, Mask, Watch
@@ -61,7 +61,7 @@ class GlobWatcher:
         """Every complete new line of every followed file (the catch-up at start)."""
         return self._read(list(self._followers))
 
-    async def batches(self) -> AsyncIterator[list[SourceLine]]:
+    async def batches(self) -> AsyncGenerator[list[SourceLine], None]:
         """Forever: the new lines, in non-empty batches, as inotify reports changes."""
         loop = asyncio.get_running_loop()
         ready = asyncio.Event()

@@ -1,0 +1,56 @@
+"""Tests of the command line as an operator uses it (real processes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _floodwall(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "floodwall", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_check_config_accepts_the_example_and_lists_jails() -> None:
+    result = _floodwall("check-config", "--config", str(ROOT / "examples" / "floodwall.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "OK, 3 enabled jail(s)" in result.stdout
+    assert "http-get-dos: filter=access maxretry=301 findtime=5m bantime=1h" in result.stdout
+
+
+def test_check_config_error_names_file_line_key_and_exits_1(tmp_path: Path) -> None:
+    config = tmp_path / "floodwall.toml"
+    config.write_text('[jails.web]\nlogpath = ["/var/www/*/logs/access.log"]\nfindtime = "soon"\n')
+    result = _floodwall("check-config", "--config", str(config))
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"{config}:3: key 'jails.web.findtime'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_control_commands_without_a_daemon_say_what_to_do(tmp_path: Path) -> None:
+    config = tmp_path / "floodwall.toml"
+    config.write_text(f'[floodwall]\nsocket = "{tmp_path}/none.sock"\n'
+                      '[jails.web]\nlogpath = "/x"\n')
+    result = _floodwall("bans", "--config", str(config))
+    assert result.returncode == 1
+    assert "no control socket; is `floodwall run` running" in result.stderr
+
+
+def test_replay_prints_a_table_of_bans(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'198.51.100.{9 if n < 6 else 8} - - [02/Mar/2026:08:00:{n:02d} +0000] '
+        f'"POST /wp-login.php HTTP/1.1" 200 10 "-" "x"\n' for n in range(10)))
+    result = _floodwall("replay", "--config", str(ROOT / "examples" / "floodwall.toml"), str(log))
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert [(row[2], row[3]) for row in rows] == [("wordpress-bruteforce", "198.51.100.9")]
+    assert "10 lines from 1 file(s)" in result.stderr
+
+
+def test_no_command_prints_help() -> None:
+    result = _floodwall()
+    assert result.returncode == 2 and "replay" in result.stderr
