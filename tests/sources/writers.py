@@ -49,7 +49,8 @@ class NumberWriter(threading.Thread):
                 os.write(fd, b"%d %s\n" % (number, b"x" * 40))
                 if number % 50 == 0:
                     time.sleep(0)  # let the reader's thread run; pacing, not waiting
-                if number < next_rotation or self.seen < generation_start:
+                due = next_rotation <= number < self.total  # the last line is never cut off
+                if not due or self.seen < generation_start:
                     continue
                 self.rotate(self.path)
                 self.rotations += 1

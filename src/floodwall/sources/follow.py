@@ -6,6 +6,7 @@ import logging
 import os
 import stat
 import time
+from itertools import repeat
 
 from floodwall.errors import SourceError
 from floodwall.model import SourceLine
@@ -191,16 +192,13 @@ class FileFollower:
             self._warn_long(self._lineno + 1)
 
     def _emit(self, pieces: list[bytes], lines: list[SourceLine]) -> None:
-        path, limit, lineno = self.path, self._max, self._lineno
-        for raw in pieces:
-            lineno += 1
-            if len(raw) > limit:
-                self._warn_long(lineno)
-                raw = raw[:limit]
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            lines.append(SourceLine(path, lineno, raw.decode("utf-8", "replace")))
-        self._lineno = lineno
+        limit, first = self._max, self._lineno + 1
+        if max(map(len, pieces)) > limit:
+            self._warn_long(first + next(i for i, raw in enumerate(pieces) if len(raw) > limit))
+            pieces = [raw[:limit] for raw in pieces]
+        texts = [raw.removesuffix(b"\r").decode("utf-8", "replace") for raw in pieces]
+        lines.extend(map(SourceLine, repeat(self.path), range(first, first + len(texts)), texts))
+        self._lineno += len(texts)
 
     def _should_switch(self) -> bool:
         """Whether the path now names another file (or none) and the open one is done."""

@@ -35,7 +35,8 @@ class GlobWatcher:
     Each directory that could hold a match (the static parent of a pattern and every
     directory matching a leading part of it) is watched with inotify; a file appearing
     while running is read from its start. `rescan_interval` seconds (None: never) is a
-    safety net for lost events; an inotify queue overflow rescans at once.
+    safety net for lost events; an inotify queue overflow rescans at once. Relative
+    patterns are made absolute, and so are the paths of the lines.
     """
 
     def __init__(self, patterns: Sequence[str], store: OffsetStore, *,
