@@ -73,6 +73,8 @@ class Ban:
     """Node that decided the ban ('local' for this one, 'manual' for the CLI)."""
     reason: str = ""
     """Why the ban was made, for operators."""
+    step: int = 0
+    """Escalation step: previous bans of the key that made this one longer (0 = first)."""
 
     def remaining(self, now: float) -> float | None:
         """Seconds left at `now`; None for permanent, 0 when expired."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -26,9 +27,23 @@ class Ledger:
         return [s for (j, k), s in self._active.items() if k == key and jail in (None, j)]
 
     def is_banned(self, jail: str, key: str, now: float) -> bool:
-        """True if the key has an active, unexpired ban in that jail."""
+        """True if the key, or a prefix holding it, has an active unexpired ban in that jail."""
         stored = self._active.get((jail, key))
-        return stored is not None and (stored.ban.until is None or stored.ban.until > now)
+        if stored is not None:
+            return stored.ban.until is None or stored.ban.until > now
+        if not self._prefix_bans:
+            return False
+        try:
+            address = ipaddress.ip_address(key.split("/")[0])
+        except ValueError:
+            return False
+        return any(j == jail and address in ipaddress.ip_network(k)
+                   and (s.ban.until is None or s.ban.until > now)
+                   for (j, k), s in self._active.items() if "/" in k)
+
+    @property
+    def _prefix_bans(self) -> bool:
+        return any("/" in key for _, key in self._active)
 
     def add(self, bans: Sequence[tuple[Ban, Sequence[Failure]]]) -> list[Change]:
         """Record bans; a ban of an already-banned key only ever extends it, never shortens."""

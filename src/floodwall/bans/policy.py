@@ -2,33 +2,70 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from floodwall.addresses import Allowlist
+from floodwall.bans.escalation import escalated_bantime
 from floodwall.config.model import JailConfig
 from floodwall.model import Ban, Decision
 
+History = Callable[[str, float, "str | None"], int]
+"""(key, since, jail or None for all jails) -> bans of the key since then."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a key must not be banned."""
+
+    key: str
+    reason: str
+
 
 class BanPolicy:
-    """Turns decisions into bans with each jail's bantime; refuses allowlisted keys."""
+    """Turns decisions into bans: each jail's bantime, escalated for repeat offenders;
+    refuses allowlisted and protected keys."""
 
-    def __init__(self, jails: Mapping[str, JailConfig], allowlist: Allowlist) -> None:
+    def __init__(self, jails: Mapping[str, JailConfig], allowlist: Allowlist, *,
+                 history: History | None = None, history_seconds: float = 30 * 86400.0,
+                 rng: random.Random | None = None) -> None:
         self.jails = jails
         self.allowlist = allowlist
         """Never banned by any jail nor by hand (the [defaults] ignoreip)."""
+        self.history = history
+        self.history_seconds = history_seconds
+        self.rng = rng or random.Random()
+        self.protected: dict[str, str] = {}
+        """Addresses never banned, with why (this host, ssh sessions, fleet nodes)."""
         self._jail_allowlists = {name: Allowlist(j.ignoreip) for name, j in jails.items()}
 
-    def allowed(self, key: str, jail: str | None = None) -> bool:
-        """True if the key must never be banned (in that jail, or at all)."""
-        if key in self.allowlist:
-            return True
-        return jail is not None and key in self._jail_allowlists.get(jail, self.allowlist)
+    def protect(self, addresses: Mapping[str, str]) -> None:
+        """Add addresses that must never be banned, each with the reason."""
+        self.protected.update(addresses)
+
+    def refusal(self, key: str, jail: str | None = None) -> Refusal | None:
+        """Why the key must never be banned (in that jail, or at all), or None."""
+        if key in self.protected:
+            return Refusal(key, self.protected[key])
+        if key in self.allowlist or (jail is not None and key in self._jail_allowlists.get(
+                jail, self.allowlist)):
+            return Refusal(key, "it is allowlisted (ignoreip)")
+        return None
 
     def ban_for(self, decision: Decision, start: float) -> Ban | None:
-        """The ban a decision earns from `start`, or None if the key is allowlisted."""
-        if self.allowed(decision.key, decision.jail):
+        """The ban a decision earns from `start`, or None if the key must not be banned."""
+        if self.refusal(decision.key, decision.jail) is not None:
             return None
-        bantime = self.jails[decision.jail].bantime
+        config = self.jails[decision.jail]
+        previous = 0
+        if config.escalation.increment and self.history is not None:
+            scope = None if config.escalation.overalljails else decision.jail
+            previous = self.history(decision.key, start - self.history_seconds, scope)
+        bantime = escalated_bantime(config.escalation, config.bantime, previous, self.rng)
+        reason = decision.reason
+        if previous and bantime != config.bantime:
+            reason += f"; repeat offender (ban #{previous + 1}), bantime escalated"
         return Ban(key=decision.key, jail=decision.jail, start=start,
                    until=None if bantime is None else start + bantime,
-                   count=len(decision.failures), origin="local", reason=decision.reason)
+                   count=len(decision.failures), origin="local", reason=reason, step=previous)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from floodwall.cli.common import add_config_option, config_from, print_json, print_table, timestamp
@@ -79,7 +80,8 @@ def _bans(args: argparse.Namespace) -> int:
 
 def _ban(args: argparse.Namespace) -> int:
     answer = request(_socket(args), "ban", address=args.address, jail=args.jail,
-                     bantime=args.bantime, reason=args.reason, force=args.force)
+                     bantime=args.bantime, reason=args.reason, force=args.force,
+                     ssh_connection=os.environ.get("SSH_CONNECTION"))
     if not answer["bans"] and not args.json:
         print(f"{args.address} is already banned at least that long")
     _print_bans(answer["bans"], args.json)

@@ -16,7 +16,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "floodwall.cli.daemon_cmds",
     "floodwall.cli.control_cmds",
     "floodwall.cli.replay_cmd",
+    "floodwall.cli.why_cmd",
     "floodwall.cli.audit_cmd",
+    "floodwall.cli.regex_cmd",
 )
 
 

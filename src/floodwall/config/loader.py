@@ -7,26 +7,53 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from floodwall.config.durations import parse_bantime, parse_duration
 from floodwall.config.locate import find_line
-from floodwall.config.model import AccessRule, Config, JailConfig, Network
+from floodwall.bans.formula import BanFormula, compile_formula
+from floodwall.cluster.config import ClusterConfig, parse_cluster
+from floodwall.config.model import (
+    AccessRule,
+    AggregateConfig,
+    Config,
+    EscalationConfig,
+    HttpConfig,
+    JailConfig,
+    LoggingConfig,
+    Network,
+    RecidiveConfig,
+    ReconConfig,
+)
 from floodwall.errors import ConfigError
+from floodwall.rates import parse_rate
 
 _JAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 
-_DAEMON_KEYS = {"state_dir", "socket", "backend", "table", "new_files_from", "max_line_bytes"}
+_DAEMON_KEYS = {"state_dir", "socket", "backend", "table", "new_files_from", "max_line_bytes",
+                "history", "protect_ssh_sessions"}
 _POLICY_KEYS = {"maxretry", "findtime", "bantime", "ignoreip", "ports", "protocol", "action",
-                "format", "format_kind"}
+                "rate", "burst",
+                "format", "format_kind", "escalation", "ipv6_key_prefix", "scope"}
+_ESCALATION_KEYS = {"increment", "factor", "formula", "multipliers", "maxtime", "rndtime",
+                    "overalljails"}
+_RECIDIVE_KEYS = {"enabled", "maxretry", "findtime", "bantime"}
+_AGGREGATE_KEYS = {"enabled", "count", "within", "ipv4_prefix", "ipv6_prefix"}
 _JAIL_KEYS = _POLICY_KEYS | {"enabled", "logpath", "filter", "methods", "status", "path",
                              "path_not", "vhost", "failregex", "ignoreregex"}
-_TOP_TABLES = {"floodwall", "defaults", "jails"}
+_TOP_TABLES = {"floodwall", "defaults", "jails", "recidive", "aggregate", "recon", "http",
+               "logging", "cluster"}
+_RECON_KEYS = {f.name for f in fields(ReconConfig)}
+_HTTP_KEYS = {f.name for f in fields(HttpConfig)}
+_LOGGING_KEYS = {f.name for f in fields(LoggingConfig)}
 
 _DEFAULT_POLICY: dict[str, Any] = {
     "maxretry": 5, "findtime": "10m", "bantime": "1h", "ignoreip": ["127.0.0.0/8", "::1"],
-    "ports": [], "protocol": "tcp", "action": "drop", "format": "auto", "format_kind": "apache",
+    "ports": [], "protocol": "tcp", "action": "drop", "rate": None, "burst": None,
+    "format": "auto", "format_kind": "apache",
+    "escalation": {}, "ipv6_key_prefix": 128, "scope": "local",
 }
 
 
@@ -41,13 +68,17 @@ class _Reader:
         return ConfigError(message, path=self.path, line=find_line(self.text, table, key),
                            key=f"{table}.{key}" if key and table else key or table or None)
 
-    def check_keys(self, table: str, values: Mapping[str, Any], allowed: set[str]) -> None:
+    def check_keys(self, table: str, values: Mapping[str, Any], allowed: set[str],
+                   inline: str | None = None) -> None:
+        """Refuse unknown keys; `inline` names the key holding an inline table."""
         for key in values:
             if key not in allowed:
                 close = difflib.get_close_matches(key, sorted(allowed), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else (
                     f"; expected one of: {', '.join(sorted(allowed))}")
-                raise self.error(f"unknown key{hint}", table, key)
+                if inline is None:
+                    raise self.error(f"unknown key{hint}", table, key)
+                raise self.error(f"unknown key '{key}'{hint}", table, inline)
 
     def convert(self, table: str, key: str, value: Any, convert: Callable[[Any], Any]) -> Any:
         try:
@@ -89,6 +120,7 @@ def parse_config(text: str, path: str = "<string>") -> Config:
     if not jails:
         raise reader.error("no jails: add at least one [jails.NAME] table (see examples/)",
                            "jails")
+    cluster = _cluster(reader, data, jails)
     return Config(
         path=path,
         state_dir=reader.convert("floodwall", "state_dir", daemon.get("state_dir",
@@ -104,9 +136,19 @@ def parse_config(text: str, path: str = "<string>") -> Config:
                                       _choice("end", "start")),
         max_line_bytes=reader.convert("floodwall", "max_line_bytes",
                                       daemon.get("max_line_bytes", 65536), _positive_int),
+        history=reader.convert("floodwall", "history", daemon.get("history", "30d"),
+                               _positive_duration),
+        protect_ssh_sessions=reader.convert("floodwall", "protect_ssh_sessions",
+                                            daemon.get("protect_ssh_sessions", True), _bool),
+        recidive=_recidive(reader, _table(reader, data, "recidive")),
+        aggregate=_aggregate(reader, _table(reader, data, "aggregate")),
+        recon=_recon(reader, _table(reader, data, "recon")),
+        http=_http(reader, _table(reader, data, "http"), daemon.get("state_dir")),
+        logging=_logging(reader, _table(reader, data, "logging")),
         ignoreip=reader.convert("defaults", "ignoreip",
                                 defaults.get("ignoreip", _DEFAULT_POLICY["ignoreip"]), _networks),
         jails=jails,
+        cluster=cluster,
     )
 
 
@@ -160,6 +202,7 @@ def _jail(reader: _Reader, name: str, body: Any, defaults: Mapping[str, Any]) ->
         path_not=reader.convert(table, "path_not", body.get("path_not"), _regex),
         vhost=reader.convert(table, "vhost", body.get("vhost"), _regex),
     )
+    action, rate, burst = _action(reader, table, body, get)
     return JailConfig(
         name=name,
         enabled=reader.convert(table, "enabled", body.get("enabled", True), _bool),
@@ -177,8 +220,134 @@ def _jail(reader: _Reader, name: str, body: Any, defaults: Mapping[str, Any]) ->
         ignoreip=ignoreip,
         ports=get("ports", _ports),
         protocol=get("protocol", _choice("tcp", "udp", "all")),
-        action=get("action", _choice("drop")),
+        action=action,
+        rate=rate,
+        burst=burst,
+        escalation=_escalation(reader, table if "escalation" in body else "defaults",
+                               body.get("escalation", defaults.get("escalation", {}))),
+        ipv6_key_prefix=get("ipv6_key_prefix", _prefix(16, 128)),
+        scope=get("scope", _choice("local", "fleet")),
     )
+
+
+def _action(reader: _Reader, table: str, body: Mapping[str, Any],
+            get: Callable[[str, Callable[[Any], Any]], Any]) -> tuple[str, str | None, int | None]:
+    """The jail's action with the rate and burst of a throttle, checked together."""
+    action = get("action", _choice("drop", "throttle"))
+    rate = get("rate", _optional(lambda value: parse_rate(value).text()))
+    burst = get("burst", _optional(_positive_int))
+    if action == "drop":
+        for key in ("rate", "burst"):
+            if key in body:
+                raise reader.error(f"'{key}' applies only to action = \"throttle\"; remove it "
+                                   "or set action = \"throttle\"", table, key)
+        return action, None, None
+    if rate is None:
+        raise reader.error("action = \"throttle\" needs a rate per source, e.g. "
+                           "rate = \"10/second\" or rate = \"100 kbytes/second\"", table,
+                           "action")
+    reader.convert(table if "burst" in body else "defaults", "burst", burst,
+                   lambda value: parse_rate(rate, value))
+    return action, rate, burst
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+def _cluster(reader: _Reader, data: Mapping[str, Any], jails: tuple[JailConfig, ...]
+             ) -> ClusterConfig | None:
+    if "cluster" not in data:
+        fleet = [j.name for j in jails if j.scope == "fleet"]
+        if fleet:
+            raise reader.error("scope = \"fleet\" counts in the fleet's Redis: add a [cluster] "
+                               "table with its url, or use scope = \"local\"",
+                               f"jails.{fleet[0]}", "scope")
+        return None
+    return parse_cluster(_table(reader, data, "cluster"),
+                         lambda message, key: reader.error(message, "cluster", key))
+
+
+def _escalation(reader: _Reader, table: str, body: Any) -> EscalationConfig:
+    if not isinstance(body, dict):
+        raise reader.error("expected a table of bantime.increment options, e.g. "
+                           "escalation = { increment = true, maxtime = \"1w\" }", table,
+                           "escalation")
+    reader.check_keys(table, body, _ESCALATION_KEYS, inline="escalation")
+
+    def get(key: str, convert: Callable[[Any], Any], default: Any = None) -> Any:
+        if key not in body:
+            return default
+        # Inline tables have no line of their own: point at the 'escalation' key.
+        try:
+            return convert(body[key])
+        except (ValueError, TypeError) as problem:
+            raise reader.error(f"{key}: {problem}", table, "escalation") from None
+
+    return EscalationConfig(
+        increment=get("increment", _bool, False),
+        factor=get("factor", _positive_number, 1.0),
+        formula=get("formula", _formula),
+        multipliers=get("multipliers", _number_list, ()),
+        maxtime=get("maxtime", _positive_duration),
+        rndtime=get("rndtime", parse_duration),
+        overalljails=get("overalljails", _bool, False),
+    )
+
+
+def _recidive(reader: _Reader, body: dict[str, Any]) -> RecidiveConfig:
+    reader.check_keys("recidive", body, _RECIDIVE_KEYS)
+    convert = reader.convert
+    return RecidiveConfig(
+        enabled=convert("recidive", "enabled", body.get("enabled", bool(body)), _bool),
+        maxretry=convert("recidive", "maxretry", body.get("maxretry", 5), _positive_int),
+        findtime=convert("recidive", "findtime", body.get("findtime", "1d"), _positive_duration),
+        bantime=convert("recidive", "bantime", body.get("bantime", "1w"), parse_bantime),
+    )
+
+
+def _aggregate(reader: _Reader, body: dict[str, Any]) -> AggregateConfig:
+    reader.check_keys("aggregate", body, _AGGREGATE_KEYS)
+    convert = reader.convert
+    return AggregateConfig(
+        enabled=convert("aggregate", "enabled", body.get("enabled", bool(body)), _bool),
+        count=convert("aggregate", "count", body.get("count", 5), _positive_int),
+        within=convert("aggregate", "within", body.get("within", "1h"), _positive_duration),
+        ipv4_prefix=convert("aggregate", "ipv4_prefix", body.get("ipv4_prefix", 24),
+                            _prefix(8, 31)),
+        ipv6_prefix=convert("aggregate", "ipv6_prefix", body.get("ipv6_prefix", 64),
+                            _prefix(16, 127)),
+    )
+
+
+def _prefix(low: int, high: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"expected a prefix length from {low} to {high}, got {value!r}")
+        return value
+    return convert
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"expected a number above zero, got {value!r}")
+    return float(value)
+
+
+def _number_list(value: Any) -> tuple[float, ...]:
+    if isinstance(value, str):  # fail2ban writes "1 2 4 8"
+        value = value.split()
+    try:
+        numbers = tuple(_positive_number(float(v) if isinstance(v, str) else v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a list of numbers above zero, got {value!r}") from None
+    if not numbers:
+        raise ValueError("expected at least one multiplier")
+    return numbers
+
+
+def _formula(value: Any) -> BanFormula:
+    return compile_formula(_text(value))
 
 
 def _text(value: Any) -> str:
@@ -276,3 +445,76 @@ def _ports(value: Any) -> tuple[str, ...]:
                              f"got {item!r}")
         ports.append(text)
     return tuple(ports)
+
+
+def _recon(reader: _Reader, body: dict[str, Any]) -> ReconConfig:
+    reader.check_keys("recon", body, _RECON_KEYS)
+    base = ReconConfig()
+
+    def get(key: str, convert: Callable[[Any], Any]) -> Any:
+        return reader.convert("recon", key, body[key], convert) if key in body else getattr(
+            base, key)
+
+    return ReconConfig(
+        enabled=get("enabled", _bool), resolver=get("resolver", _host_port_or_empty),
+        rdap_url=get("rdap_url", _url_or_empty), mmdb=get("mmdb", _text_list),
+        timeout=get("timeout", _positive_duration), cache_ttl=get("cache_ttl", _positive_duration),
+        failure_ttl=get("failure_ttl", _positive_duration),
+        rdap_interval=get("rdap_interval", parse_duration),
+        backdoor_check=get("backdoor_check", _bool),
+        backdoor_ports=get("backdoor_ports", _port_numbers),
+        backdoor_interval=get("backdoor_interval", parse_duration))
+
+
+def _http(reader: _Reader, body: dict[str, Any], state_dir: Any) -> HttpConfig:
+    reader.check_keys("http", body, _HTTP_KEYS)
+    listen = reader.convert("http", "listen", body.get("listen", HttpConfig().listen),
+                            _host_port)
+    default_token = f"{str(state_dir or '/var/lib/floodwall').rstrip('/')}/http.token"
+    return HttpConfig(
+        enabled=reader.convert("http", "enabled", body.get("enabled", False), _bool),
+        listen=listen,
+        token_file=reader.convert("http", "token_file", body.get("token_file", default_token),
+                                  _text))
+
+
+def _logging(reader: _Reader, body: dict[str, Any]) -> LoggingConfig:
+    reader.check_keys("logging", body, _LOGGING_KEYS)
+    return LoggingConfig(json=reader.convert("logging", "json", body.get("json", False), _bool))
+
+
+def _host_port(value: Any) -> str:
+    text = _text(value)
+    match = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$", text)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise ValueError(f"expected \"ADDRESS:PORT\" such as \"127.0.0.1:9180\" or "
+                         f"\"[::1]:9180\", got {value!r}")
+    return text
+
+
+def _host_port_or_empty(value: Any) -> str:
+    if value == "":
+        return ""
+    text = _text(value)
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        return _host_port(text)
+
+
+def _url_or_empty(value: Any) -> str:
+    if value == "":
+        return ""
+    text = _text(value)
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise ValueError(f"expected an http(s) URL such as \"https://rdap.org\" or \"\" "
+                         f"to turn RDAP off, got {value!r}")
+    return text.rstrip("/")
+
+
+def _port_numbers(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v < 65536 for v in value):
+        raise ValueError(f"expected a list of port numbers (1-65535), got {value!r}")
+    return tuple(value)

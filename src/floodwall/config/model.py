@@ -7,6 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from floodwall.bans.formula import BanFormula
+from floodwall.cluster.config import ClusterConfig
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 FilterKind = Literal["access", "sshd", "regex"]
 
@@ -43,6 +46,48 @@ class AccessRule:
 
 
 @dataclass(frozen=True, slots=True)
+class EscalationConfig:
+    """fail2ban's bantime.increment options: repeat offenders get longer bans."""
+
+    increment: bool = False
+    """Grow the ban of an address that was banned before."""
+    factor: float = 1.0
+    """bantime.factor: banFactor in the formula, or a common multiplier."""
+    formula: BanFormula | None = None
+    """bantime.formula (checked arithmetic); the default doubles: Time * 2**Count * factor."""
+    multipliers: tuple[float, ...] = ()
+    """bantime.multipliers: Time * factor * multipliers[Count] (the last one repeats)."""
+    maxtime: float | None = None
+    """bantime.maxtime: the ban never grows beyond this (seconds)."""
+    rndtime: float | None = None
+    """bantime.rndtime: up to this many random seconds added, so expiry can't be predicted."""
+    overalljails: bool = False
+    """bantime.overalljails: count previous bans of the address in every jail, not just this one."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecidiveConfig:
+    """Bans an address in every port after `maxretry` bans (any jail) within `findtime`."""
+
+    enabled: bool = False
+    maxretry: int = 5
+    findtime: float = 86400.0
+    bantime: float | None = 604800.0
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateConfig:
+    """Ban a whole /24 (or /64) when enough of its addresses are banned within a period."""
+
+    enabled: bool = False
+    count: int = 5
+    """Addresses of one prefix banned (in one jail) within `within` that make the prefix ban."""
+    within: float = 3600.0
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 64
+
+
+@dataclass(frozen=True, slots=True)
 class JailConfig:
     """One jail: its sources, filter, counting rule, ban policy and firewall scope."""
 
@@ -74,8 +119,18 @@ class JailConfig:
     """Ports the ban applies to; empty = all ports."""
     protocol: Literal["tcp", "udp", "all"] = "tcp"
     """Protocol the ports belong to."""
-    action: Literal["drop"] = "drop"
-    """What a ban does to the source's packets."""
+    action: Literal["drop", "throttle"] = "drop"
+    """What a ban does to the source's packets: drop them all, or throttle each source."""
+    rate: str | None = None
+    """With action "throttle": each source's budget, e.g. "10/second", "100 kbytes/second"."""
+    burst: int | None = None
+    """With action "throttle": packets (or the rate's byte unit) a source may send at once."""
+    scope: Literal["local", "fleet"] = "local"
+    """Where failures are counted: on this node alone, or across the fleet (needs [cluster])."""
+    escalation: EscalationConfig = field(default_factory=EscalationConfig)
+    """How the bans of repeat offenders grow."""
+    ipv6_key_prefix: int = 128
+    """IPv6 sources are counted and banned per prefix of this length (64: per /64)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +153,24 @@ class Config:
     """Longer lines are cut to this many bytes."""
     ignoreip: tuple[Network, ...] = ()
     """Never counted nor banned by any jail or by hand ([defaults] ignoreip)."""
+    history: float = 30 * 86400.0
+    """Ended bans are kept this long (seconds) for escalation and `why`; active bans forever."""
+    recidive: RecidiveConfig = field(default_factory=RecidiveConfig)
+    """The recidive rule ([recidive])."""
+    aggregate: AggregateConfig = field(default_factory=AggregateConfig)
+    """Prefix aggregation ([aggregate])."""
+    protect_ssh_sessions: bool = True
+    """Never ban the peers of established ssh sessions (detected at start and on ban)."""
     jails: tuple[JailConfig, ...] = ()
     """Every jail, enabled or not."""
+    cluster: ClusterConfig | None = None
+    """The fleet this node shares bans and counts with ([cluster]); None = works alone."""
+    recon: ReconConfig = field(default_factory=lambda: ReconConfig())
+    """Enrichment of banned addresses ([recon])."""
+    http: HttpConfig = field(default_factory=lambda: HttpConfig())
+    """Dashboard, API and metrics ([http])."""
+    logging: LoggingConfig = field(default_factory=lambda: LoggingConfig())
+    """Log format ([logging])."""
 
     @property
     def database(self) -> str:
@@ -109,3 +180,52 @@ class Config:
     def enabled_jails(self) -> tuple[JailConfig, ...]:
         """The jails that run."""
         return tuple(j for j in self.jails if j.enabled)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconConfig:
+    """[recon]: who the banned addresses are (rDNS, ASN, country, RDAP, backdoor ports)."""
+
+    enabled: bool = True
+    """Enrich every banned address in the background."""
+    resolver: str = ""
+    """DNS server for reverse lookups as "address" or "address:port"; "" = the system's."""
+    rdap_url: str = "https://rdap.org"
+    """RDAP service queried as URL/ip/ADDRESS (a bootstrap redirector or an RIR); "" = off."""
+    mmdb: tuple[str, ...] = ()
+    """MaxMind-format databases (ASN and/or country); they win over the bundled data."""
+    timeout: float = 3.0
+    """Seconds one DNS, RDAP or port check may take."""
+    cache_ttl: float = 7 * 86400.0
+    """How long an answer is kept before it is looked up again."""
+    failure_ttl: float = 3600.0
+    """How long a failed look-up is remembered (and not retried)."""
+    rdap_interval: float = 1.0
+    """Seconds between two RDAP queries (rate limit)."""
+    backdoor_check: bool = False
+    """Connect to banned addresses on backdoor_ports. Off by default: it touches the
+    attacker's host, which the operator must decide to do."""
+    backdoor_ports: tuple[int, ...] = (9999, 4444, 5555, 31337, 1337, 6667, 12345, 27374)
+    """Ports of known backdoors and remote-access tools to check."""
+    backdoor_interval: float = 1.0
+    """Seconds between the port checks of two addresses (rate limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """[http]: the dashboard, JSON API and Prometheus metrics the daemon serves."""
+
+    enabled: bool = False
+    """Serve HTTP at all."""
+    listen: str = "127.0.0.1:9180"
+    """Address and port ("[::1]:9180" for IPv6); loopback unless you mean otherwise."""
+    token_file: str = ""
+    """Bearer token for state changes (made with mode 0600 if missing); "" = in state_dir."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """[logging]: how the daemon writes its log."""
+
+    json: bool = False
+    """One JSON object a line, with the enrichment known so far on ban and unban."""

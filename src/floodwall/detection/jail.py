@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import replace
+
 from floodwall.addresses import Allowlist
 from floodwall.config.durations import format_duration
 from floodwall.config.model import JailConfig
@@ -20,6 +23,7 @@ class Jail:
         self.filter = line_filter
         self.allowlist = allowlist
         self.windows = SlidingWindows(config.maxretry, config.findtime)
+        self._ipv6_prefix = config.ipv6_key_prefix
         self.failures_seen = 0
         """Failures counted since start (allowlisted ones excluded)."""
 
@@ -36,6 +40,10 @@ class Jail:
         """Count one failure; a decision when its key reaches maxretry within findtime."""
         if failure.key in self.allowlist:
             return None
+        if self._ipv6_prefix < 128 and ":" in failure.key and "/" not in failure.key:
+            # An attacker owns the whole /64: count (and ban) the prefix, not each address.
+            failure = replace(failure, key=str(ipaddress.ip_network(
+                f"{failure.key}/{self._ipv6_prefix}", strict=False)))
         self.failures_seen += 1
         window = self.windows.add(failure)
         if window is None:

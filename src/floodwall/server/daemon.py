@@ -12,7 +12,10 @@ from typing import Any
 
 from floodwall.addresses import Allowlist, normalise_address, parse_key
 from floodwall.bans.ledger import Ledger
+from floodwall.bans.aggregate import aggregate_ban
 from floodwall.bans.policy import BanPolicy
+from floodwall.bans.recidive import RECIDIVE_JAIL, recidive_ban
+from floodwall.bans.selfprotect import local_addresses, requester_session, ssh_session_peers
 from floodwall.clock import Clock, SystemClock
 from floodwall.config.durations import format_duration, parse_bantime
 from floodwall.config.loader import load_config
@@ -32,6 +35,8 @@ MANUAL_JAIL = "manual"
 MANUAL_BANTIME = 3600.0
 """Default length of a ban made by hand."""
 TICK_SECONDS = 1.0
+PURGE_SECONDS = 3600.0
+"""How often ended bans older than [floodwall] history are forgotten."""
 CHECKPOINT_SECONDS = 5.0
 
 
@@ -59,6 +64,8 @@ class Daemon:
         self.ledger = Ledger(self.database)
         self.pipeline = Pipeline(config)
         self.policy = self._policy(config)
+        self._refused: set[str] = set()
+        self._purged_at = 0.0
         self.watcher: GlobWatcher | None = None
         self.lines_read = 0
         self.bans_made = 0
@@ -68,9 +75,17 @@ class Daemon:
         self._resync = False
         self._control = ControlServer(config.socket, self.handle_request)
 
-    @staticmethod
-    def _policy(config: Config) -> BanPolicy:
-        return BanPolicy({j.name: j for j in config.enabled_jails()}, Allowlist(config.ignoreip))
+    def _policy(self, config: Config) -> BanPolicy:
+        policy = BanPolicy({j.name: j for j in config.enabled_jails()},
+                           Allowlist(config.ignoreip), history=self.database.count_bans,
+                           history_seconds=config.history)
+        policy.protect(local_addresses())
+        if config.protect_ssh_sessions:
+            policy.protect(ssh_session_peers())
+        previous: BanPolicy | None = getattr(self, "policy", None)
+        if previous is not None:
+            policy.protect(previous.protected)  # e.g. fleet nodes an addon added
+        return policy
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -189,6 +204,12 @@ class Daemon:
         now = self.clock.now()
         self._enforce(self.ledger.expire(now), now)
         self.pipeline.expire(now)
+        if now - self._purged_at >= PURGE_SECONDS:
+            self._purged_at = now
+            purged = self.database.purge_history(now - self.config.history)
+            if purged:
+                log.info("forgot %d ban(s) that ended more than %s ago ([floodwall] history)",
+                         purged, format_duration(self.config.history))
         if self._resync:
             self._rebuild_firewall()
 
@@ -220,10 +241,32 @@ class Daemon:
                 continue
             ban = self.policy.ban_for(decision, now)
             if ban is None:
+                refusal = self.policy.refusal(decision.key, decision.jail)
+                if refusal is not None and decision.key not in self._refused:
+                    self._refused.add(decision.key)
+                    log.warning("not banning %s (jail %s would have): %s", decision.key,
+                                decision.jail, refusal.reason)
                 continue
             seen.add((ban.jail, ban.key))
             new.append((ban, decision.failures))
-        return self.apply_bans(new, now)
+        applied = self.apply_bans(new, now)
+        return applied + self._follow_ups(applied, now)
+
+    def _follow_ups(self, applied: Sequence[Ban], now: float) -> list[Ban]:
+        """Prefix aggregation and the recidive rule, after local bans are in the ledger."""
+        more: list[Ban] = []
+        for ban in applied:
+            grouped = aggregate_ban(self.config.aggregate, ban, self.ledger.active(), now)
+            if grouped is not None:
+                prefix_ban, members = grouped
+                for member in members:  # the prefix replaces them (one set cannot hold both)
+                    self.lift_bans(member.key, now, f"aggregated into {prefix_ban.key}",
+                                   member.jail)
+                more += self.apply_bans([(prefix_ban, ())], now)
+            repeat = recidive_ban(self.config.recidive, ban, self.database.count_bans, now)
+            if repeat is not None and not self.ledger.is_banned(RECIDIVE_JAIL, ban.key, now):
+                more += self.apply_bans([(repeat, ())], now)
+        return more
 
     def apply_bans(self, bans: Sequence[tuple[Ban, Sequence[Failure]]], now: float) -> list[Ban]:
         """The one way a ban enters: ledger first, then the firewall, then the addons.
@@ -284,6 +327,8 @@ class Daemon:
         jails = {j.name: JailFirewall(j.name, j.ports, j.protocol)
                  for j in self.config.enabled_jails()}
         jails[MANUAL_JAIL] = JailFirewall(MANUAL_JAIL)
+        if self.config.recidive.enabled:
+            jails[RECIDIVE_JAIL] = JailFirewall(RECIDIVE_JAIL)
         active = self.ledger.active()
         for ban in active:
             jails.setdefault(ban.jail, JailFirewall(ban.jail))
@@ -343,9 +388,13 @@ class Daemon:
         if jail != MANUAL_JAIL and jail not in self.pipeline.jails:
             raise ControlError(f"no jail named {jail!r}; use one of "
                                f"{', '.join([MANUAL_JAIL, *self.pipeline.jails])}")
-        if self.policy.allowed(key, jail) and not request.get("force"):
-            raise ControlError(f"{key} is allowlisted (ignoreip); refusing to ban it "
-                               "(use --force to ban anyway)")
+        # The operator's own session is looked up now, not just at start.
+        self.policy.protect(ssh_session_peers() if self.config.protect_ssh_sessions else {})
+        self.policy.protect(requester_session(request.get("ssh_connection")))
+        refusal = self.policy.refusal(key, jail)
+        if refusal is not None and not request.get("force"):
+            raise ControlError(f"refusing to ban {key}: {refusal.reason} (use --force to ban "
+                               "anyway)")
         try:
             bantime = parse_bantime(request.get("bantime") or MANUAL_BANTIME)
         except ValueError as problem:

@@ -12,8 +12,19 @@ from floodwall.errors import StorageError
 from floodwall.model import Ban, Failure
 from floodwall.sources.offsets import Position
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
+SCHEMA_VERSION = 4
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # version -> statements that bring version-1 databases up to it
+    2: ("ALTER TABLE bans ADD COLUMN step INTEGER NOT NULL DEFAULT 0",),
+    # the recon cache: one answer (or failure) per address and source, until it expires
+    3: ("CREATE TABLE IF NOT EXISTS recon (address TEXT NOT NULL, source TEXT NOT NULL, "
+        "value TEXT, error TEXT, fetched REAL NOT NULL, expires REAL NOT NULL, "
+        "PRIMARY KEY (address, source))",),
+    # decisions for the fleet's Redis, kept (in publication order) while it is unreachable
+    4: ("CREATE TABLE IF NOT EXISTS cluster_queue (id INTEGER PRIMARY KEY, "
+        "fleet TEXT NOT NULL, decision TEXT NOT NULL)",),
+}
+_SCHEMA = """  -- version 1; later versions are reached through _MIGRATIONS
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS bans (
     id INTEGER PRIMARY KEY,
@@ -72,6 +83,23 @@ class Evidence:
     line: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReconRow:
+    """One cached recon answer: what a source said about an address, or why it failed."""
+
+    address: str
+    source: str
+    """'geo', 'dns', 'rdap' or 'ports'."""
+    value: str | None
+    """The answer as JSON; None when the look-up failed."""
+    error: str | None
+    """Why the look-up failed; None on success."""
+    fetched: float
+    """Unix time of the look-up."""
+    expires: float
+    """Unix time after which it is looked up again."""
+
+
 class Database:
     """floodwall's SQLite database; one writer (the daemon), readers anywhere."""
 
@@ -85,8 +113,8 @@ class Database:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
+            self._migrate()
             os.chmod(self.path, 0o600)
         except (sqlite3.Error, OSError) as problem:
             raise StorageError(f"{self.path}: cannot open the state database: {problem}; "
@@ -97,6 +125,19 @@ class Database:
         """Close the connection."""
         self._db.close()
 
+    def _migrate(self) -> None:
+        version = int(self._db.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StorageError(f"{self.path} was written by a newer floodwall (schema "
+                               f"{version}, this one knows {SCHEMA_VERSION}); upgrade floodwall")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._transaction():
+                for statement in _MIGRATIONS[target]:
+                    self._db.execute(statement)
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                 (str(target),))
+
     # --- bans ---------------------------------------------------------------------------
 
     def add_bans(self, bans: Sequence[tuple[Ban, Sequence[Failure]]]) -> list[int]:
@@ -105,9 +146,10 @@ class Database:
         with self._transaction():
             for ban, failures in bans:
                 cursor = self._db.execute(
-                    "INSERT INTO bans (key, jail, start, until, count, origin, reason) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (ban.key, ban.jail, ban.start, ban.until, ban.count, ban.origin, ban.reason))
+                    "INSERT INTO bans (key, jail, start, until, count, origin, reason, step) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (ban.key, ban.jail, ban.start, ban.until, ban.count, ban.origin, ban.reason,
+                     ban.step))
                 ban_id = int(cursor.lastrowid or 0)
                 ids.append(ban_id)
                 self._db.executemany(
@@ -132,7 +174,7 @@ class Database:
     def open_bans(self) -> list[StoredBan]:
         """Bans not yet ended (some may be past their end and waiting to be expired)."""
         rows = self._db.execute(
-            "SELECT id, key, jail, start, until, count, origin, reason FROM bans "
+            "SELECT id, key, jail, start, until, count, origin, reason, step FROM bans "
             "WHERE ended IS NULL ORDER BY id").fetchall()
         return [StoredBan(row[0], Ban(*row[1:])) for row in rows]
 
@@ -152,9 +194,55 @@ class Database:
 
     def _stored(self, tail: str, args: tuple[object, ...]) -> list[StoredBan]:
         rows = self._db.execute(
-            "SELECT id, key, jail, start, until, count, origin, reason, ended, end_reason "
+            "SELECT id, key, jail, start, until, count, origin, reason, step, ended, end_reason "
             f"FROM bans {tail}", args).fetchall()
-        return [StoredBan(row[0], Ban(*row[1:8]), row[8], row[9]) for row in rows]
+        return [StoredBan(row[0], Ban(*row[1:9]), row[9], row[10]) for row in rows]
+
+    def count_bans(self, key: str, since: float, jail: str | None = None) -> int:
+        """Bans of a key that started at or after `since` (in one jail, or in all)."""
+        if jail is None:
+            row = self._db.execute("SELECT COUNT(*) FROM bans WHERE key = ? AND start >= ?",
+                                   (key, since)).fetchone()
+        else:
+            row = self._db.execute("SELECT COUNT(*) FROM bans WHERE key = ? AND start >= ? "
+                                   "AND jail = ?", (key, since, jail)).fetchone()
+        return int(row[0])
+
+    def purge_history(self, before: float) -> int:
+        """Delete bans that ENDED before `before` (with their evidence); active bans stay."""
+        with self._transaction():
+            self._db.execute("DELETE FROM evidence WHERE ban_id IN (SELECT id FROM bans WHERE "
+                             "ended IS NOT NULL AND ended < ?)", (before,))
+            cursor = self._db.execute("DELETE FROM bans WHERE ended IS NOT NULL AND ended < ?",
+                                      (before,))
+        return cursor.rowcount
+
+    def bans_since(self, since: float) -> list[StoredBan]:
+        """Every ban that started at or after `since`, oldest first."""
+        return self._stored("WHERE start >= ? ORDER BY id", (since,))
+
+    def evidence_since(self, since: float) -> list[tuple[int, Evidence]]:
+        """(ban id, line) of the evidence of bans started at or after `since`."""
+        rows = self._db.execute(
+            "SELECT e.ban_id, e.time, e.path, e.lineno, e.line FROM evidence e "
+            "JOIN bans b ON b.id = e.ban_id WHERE b.start >= ? ORDER BY e.ban_id, e.seq",
+            (since,)).fetchall()
+        return [(row[0], Evidence(*row[1:])) for row in rows]
+
+    # --- recon cache (recon.cache.ReconCache) -------------------------------------------
+
+    def load_recon(self, address: str) -> list[ReconRow]:
+        """Every cached answer (or failure) about an address, expired or not."""
+        rows = self._db.execute("SELECT address, source, value, error, fetched, expires "
+                                "FROM recon WHERE address = ?", (address,)).fetchall()
+        return [ReconRow(*row) for row in rows]
+
+    def save_recon(self, rows: Iterable[ReconRow]) -> None:
+        """Store answers (or failures), replacing earlier ones of the same address and source."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO recon VALUES (?, ?, ?, ?, ?, ?)",
+                ((r.address, r.source, r.value, r.error, r.fetched, r.expires) for r in rows))
 
     # --- positions (sources.offsets.OffsetStore) ----------------------------------------
 
@@ -171,6 +259,37 @@ class Database:
                 "inode = excluded.inode, offset = excluded.offset, lineno = excluded.lineno, "
                 "head = excluded.head",
                 ((path, p.inode, p.offset, p.lineno, p.head) for path, p in positions.items()))
+
+    # --- cluster (cluster.queue) --------------------------------------------------------
+
+    def queue_decisions(self, fleet: str, decisions: Sequence[str]) -> None:
+        """Keep decisions for the fleet until they are published (one transaction)."""
+        with self._transaction():
+            self._db.executemany("INSERT INTO cluster_queue (fleet, decision) VALUES (?, ?)",
+                                 ((fleet, decision) for decision in decisions))
+
+    def queued_decisions(self, fleet: str, limit: int) -> list[tuple[int, str]]:
+        """The oldest queued decisions of a fleet as (id, JSON), in publication order."""
+        rows = self._db.execute("SELECT id, decision FROM cluster_queue WHERE fleet = ? "
+                                "ORDER BY id LIMIT ?", (fleet, limit)).fetchall()
+        return [(int(row[0]), str(row[1])) for row in rows]
+
+    def unqueue_decisions(self, ids: Iterable[int]) -> None:
+        """Forget queued decisions once published."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM cluster_queue WHERE id = ?",
+                                 ((decision_id,) for decision_id in ids))
+
+    def get_meta(self, key: str) -> str | None:
+        """A small named value kept in the database (None if never set)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a small named value in the database."""
+        with self._transaction():
+            self._db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                             "value = excluded.value", (key, value))
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -1,0 +1,40 @@
+"""Prefix aggregation: when enough addresses of one /24 (or /64) are banned, ban the prefix."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from floodwall.config.durations import format_duration
+from floodwall.config.model import AggregateConfig
+from floodwall.model import Ban
+
+
+def prefix_of(key: str, config: AggregateConfig) -> str | None:
+    """The aggregation prefix holding an address key, or None for a key that is a prefix."""
+    if "/" in key:
+        return None
+    length = config.ipv6_prefix if ":" in key else config.ipv4_prefix
+    return str(ipaddress.ip_network(f"{key}/{length}", strict=False))
+
+
+def aggregate_ban(config: AggregateConfig, ban: Ban, active: Iterable[Ban], now: float
+                  ) -> tuple[Ban, list[Ban]] | None:
+    """(prefix ban, member bans it replaces) when `ban` completes a prefix, else None."""
+    if not config.enabled:
+        return None
+    prefix = prefix_of(ban.key, config)
+    if prefix is None:
+        return None
+    network = ipaddress.ip_network(prefix)
+    members = [b for b in active if b.jail == ban.jail and "/" not in b.key
+               and b.start >= now - config.within and ipaddress.ip_address(b.key) in network]
+    if len(members) < config.count:
+        return None
+    untils = [b.until for b in members]
+    until = None if None in untils else max(u for u in untils if u is not None)
+    return (Ban(key=prefix, jail=ban.jail, start=now, until=until,
+                count=sum(b.count for b in members), origin="local",
+                reason=f"{len(members)} addresses of {prefix} banned within "
+                       f"{format_duration(config.within)}, limit {config.count} (aggregated)"),
+            members)
