@@ -93,7 +93,8 @@ class Nginx:
 
     def test_config(self) -> None:
         """Fail the test when the current config is invalid (`nginx -t`)."""
-        result = subprocess.run([*self._argv, "-t"], capture_output=True, text=True, timeout=30)
+        result = subprocess.run([*self._argv, "-t"], check=False, capture_output=True, text=True,
+                                timeout=30)
         assert result.returncode == 0, result.stderr
 
     def workers(self) -> set[int]:
@@ -133,21 +134,21 @@ def run_nginx(root: Path, servers: str, ports: list[int]) -> Iterator[Nginx]:
     server = Nginx(root, ports)
     server._argv = [NGINX, "-c", str(conf), "-p", str(root), "-e", str(root / "error.log")]
     server.test_config()
-    server.process = subprocess.Popen([*server._argv, "-g", "daemon off;"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen([*server._argv, "-g", "daemon off;"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server.process = process
     try:
-        for port in ports:
-            wait_until(lambda port=port: listening(port) or server.process.poll() is not None,
-                       15, f"nginx to listen on 127.0.0.1:{port}")
-            assert server.process.poll() is None, server.process.stderr.read().decode()
+        wait_until(lambda: all(map(listening, ports)) or process.poll() is not None, 15,
+                   f"nginx to listen on 127.0.0.1 ports {ports}")
+        assert process.poll() is None, (root / "error.log").read_text()
         yield server
     finally:
-        server.process.terminate()
+        process.terminate()
         try:
-            server.process.wait(timeout=10)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=10)
+            process.kill()
+            process.wait(timeout=10)
 
 
 @dataclass
@@ -172,7 +173,7 @@ def recording_server(respond: Callable[[BaseHTTPRequestHandler], None]) -> Itera
                 recorder.methods.append(self.command)
             return parsed
 
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's naming)
+        def do_GET(self) -> None:
             respond(self)
 
         do_HEAD = do_GET

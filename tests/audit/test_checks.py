@@ -20,7 +20,7 @@ GOOD = {
 }
 
 
-def fetched(headers: dict[str, str | list[str]] | None = None, *, url: str = "https://s.example/",
+def fetched(headers: dict[str, str | list[str] | None] | None = None, *, url: str = "https://s.example/",
             error_headers: dict[str, str] | None = None, error_status: int = 404,
             tls_error: str | None = None) -> Fetched:
     """A site answering with GOOD headers changed by `headers` (a None value removes one)."""

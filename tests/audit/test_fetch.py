@@ -4,12 +4,17 @@ against small servers on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
 
 from floodwall.audit import FetchOptions, audit_sync
 from floodwall.audit.fetch import HostRateLimiter
+from floodwall.errors import ConfigError
 from tests.audit.servers import free_ports, recording_server, silent_server
 
 
@@ -117,7 +122,19 @@ def test_requests_to_one_host_respect_the_rate() -> None:
         urls = [f"http://127.0.0.1:{port}/{n}" for n in range(3)]
         audit_sync(urls, FetchOptions(timeout=5, rate=20))
     arrivals.sort()
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert len(arrivals) == 6
     assert min(gaps) > 0.03  # 1/20 s apart, less scheduling noise
     assert arrivals[-1] - arrivals[0] >= 0.2
+
+
+def test_invalid_urls_are_reported_not_raised() -> None:
+    [result] = audit_sync(["http://[::1"], FetchOptions(timeout=1))
+    assert result.error is not None and result.error.startswith("not a valid URL")
+
+
+def test_an_unreadable_ca_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match=f"{bad}: cannot load CA certificates"):
+        audit_sync(["https://127.0.0.1:1/"], FetchOptions(ca_file=str(bad)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from floodwall.audit import FetchOptions, SiteResult, Severity, audit_sync, targets
+from floodwall.audit import FetchOptions, Severity, SiteResult, audit_sync, targets
 from floodwall.audit.checks import CSP
 from tests.audit.conftest import WEAK_HEADERS, Sites
 

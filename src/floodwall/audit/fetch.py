@@ -40,6 +40,11 @@ class FetchOptions:
     ca_file: str | None = None
     """PEM file of CA certificates to trust instead of the public ones."""
 
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.rate <= 0 or self.concurrency < 1:
+            raise ValueError(f"timeout and rate must be positive and concurrency at least 1: "
+                             f"{self}")
+
 
 class FetchFailure(Exception):
     """A site could not be fetched; the message is the line shown in the report."""
@@ -132,7 +137,11 @@ class Fetcher:
     async def _get(self, client: httpx.AsyncClient, url: str, *,
                    read_body: bool) -> Page | _Redirect:
         """One GET of `url`, redirects not followed."""
-        await self._limiter.wait(httpx.URL(url).host)
+        try:
+            host = httpx.URL(url).host
+        except httpx.InvalidURL as error:
+            raise FetchFailure(f"not a valid URL ({error}): {url}") from error
+        await self._limiter.wait(host)
         timeout = self._options.timeout
         try:
             async with asyncio.timeout(timeout):
