@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from floodwall.audit import FetchOptions, audit_sync, find_vhosts, targets, text_report, to_json
+from floodwall.audit.logvhosts import vhosts_from_logs
 from floodwall.audit.vhosts import default_config_dir
+from floodwall.cli.common import DEFAULT_CONFIG
+from floodwall.config.loader import load_config
 from floodwall.errors import ConfigError
 
 
@@ -19,7 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "audited over HTTPS and HTTP. Exit status 1 when a site cannot be fetched.")
     parser.add_argument("urls", nargs="*", metavar="URL", help="URL or host name to audit")
     parser.add_argument("--vhosts", action="store_true",
-                        help="audit every vhost of the nginx/Apache configuration")
+                        help="audit every vhost named in the access logs of floodwall's "
+                             "configured jails and in the nginx/Apache configuration")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="FILE",
+                        help="floodwall.toml whose access logs name the vhosts for --vhosts "
+                             f"(default {DEFAULT_CONFIG}; skipped if absent)")
     parser.add_argument("--config-dir", metavar="DIR",
                         help="configuration directory for --vhosts (default: the first of "
                              "/etc/nginx, /etc/apache2, /etc/httpd that exists)")
@@ -57,13 +65,18 @@ def run(args: argparse.Namespace) -> int:
     """Audit the URLs or vhosts asked for and print the report."""
     names = list(args.urls)
     if args.vhosts:
+        found: list[str] = []
+        if os.path.exists(args.config):
+            found += vhosts_from_logs(load_config(args.config))
         config_dir = args.config_dir or default_config_dir()
-        vhosts = find_vhosts(config_dir)
-        if not vhosts:
-            raise ConfigError("no server_name, ServerName or ServerAlias with a fetchable "
-                              "host name found: pass the directory that holds the vhosts",
+        if args.config_dir or os.path.isdir(config_dir):
+            found += [vhost.url for vhost in find_vhosts(config_dir)]
+        if not found:
+            raise ConfigError("no server_name, ServerName or ServerAlias with a fetchable host "
+                              "name found, nor a vhost served in the access logs of the "
+                              "configured jails: pass the directory that holds the vhosts",
                               path=config_dir)
-        names += [vhost.url for vhost in vhosts]
+        names += list(dict.fromkeys(found))
     if not names:
         print("floodwall audit: error: give URLs, or --vhosts to audit the sites of the web "
               "server configuration", file=sys.stderr)
