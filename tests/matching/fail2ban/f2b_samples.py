@@ -3,6 +3,7 @@ fail2ban's own sample test does, for floodwall's engine."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import glob
 import json
@@ -26,6 +27,22 @@ _PACKAGE_GLOB = "/usr/lib/python3*/dist-packages/fail2ban/tests"
 
 _DIRECTIVE = re.compile(r"^#+ ?(failJSON|(?:file|filter)Options|addFILE):(.+)$")
 _IGNORED_KEYS = ("time", "match", "desc", "constraint")
+
+
+@contextlib.contextmanager
+def fail2ban_timezone() -> Iterator[None]:
+    """Run the block in fail2ban's test time zone (failJSON times are local to it)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = TEST_TZ
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 def package_tests_dir() -> Path | None:
@@ -183,8 +200,7 @@ def run_corpus(tests_dir: Path, paths: dict[str, Path], engine: Engine) -> dict[
     for name, path in sorted(paths.items()):
         score = scores.setdefault(name, Score())
         handlers: dict[str, Callable[[str, int], list[dict[str, Any]]]] = {}
-        counter = 0
-        for sample in walk(logs, name):
+        for counter, sample in enumerate(walk(logs, name), 1):
             journal = sample.options.get("logtype") == "journal"
             handler = handlers.get(sample.instance)
             if handler is None:
@@ -192,7 +208,6 @@ def run_corpus(tests_dir: Path, paths: dict[str, Path], engine: Engine) -> dict[
             line = sample.line
             if journal and sample.all_options.get("test.prefix-line"):
                 line = sample.all_options["test.prefix-line"] + line
-            counter += 1
             problem = verdict(sample.expected, handler(line, counter))
             if problem is None:
                 score.passed += 1

@@ -11,7 +11,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from floodwall.errors import ConfigError
-from floodwall.matching.fail2ban.strptime import expand_directives, fields_to_time, zone_offset
+from floodwall.matching.fail2ban.strptime import (
+    completes_from_now,
+    expand_directives,
+    fields_to_time,
+    zone_offset,
+)
 
 LINE_BEGIN = 8
 LINE_END = 4
@@ -20,6 +25,8 @@ WORD_END = 1
 ANCHORED = LINE_BEGIN | LINE_END
 UNUSED_SECONDS = 300
 """A template unused this long may be displaced by one that is used."""
+TIME_CACHE_SIZE = 4096
+"""Converted dates remembered per detector (lines of one second share their date)."""
 
 # Syntax of date patterns (fail2ban's): `{^LN-BEG}` anchors at line start, `{UNB}` drops word
 # boundaries, `**` at either end drops that boundary, `{DATE}` stands for every default template.
@@ -76,7 +83,7 @@ class DateTemplate:
             object.__setattr__(self, "compiled", re.compile(self.regex))
         except re.error as error:
             raise ConfigError(f"date pattern {self.pattern or self.name!r} is not a valid "
-                              f"regex ({error}); fix the pattern", key="datepattern") from None
+                              f"regex ({error}); fix the pattern") from None
 
     def to_time(self, match: re.Match[str], now: float, default_offset: int | None) -> float:
         """Unix time of a match; ValueError/LookupError when it is not a valid date."""
@@ -188,6 +195,11 @@ def _unbound(pattern: str) -> str:
     return _END_BOUND.sub("", pattern)
 
 
+def _placing_date_in(entry: str) -> Callable[[str], str]:
+    """A wrapper putting a template's pattern where `entry` says {DATE}."""
+    return lambda text: _DATE_PLACEHOLDER.sub(lambda _: _unbound(text), entry)
+
+
 def _rewrapped(template: DateTemplate, wrap: Callable[[str], str]) -> DateTemplate:
     """The template re-built with its pattern (or, for built-ins, its name) wrapped."""
     return template_for(wrap(template.pattern if template.pattern is not None else template.name))
@@ -247,7 +259,7 @@ def templates_for(datepattern: str | None) -> list[DateTemplate]:
                 if ignore_duplicates:
                     continue
                 raise ConfigError(f"date pattern {template.pattern or template.name!r} is "
-                                  f"listed twice; remove one", key="datepattern")
+                                  f"listed twice; remove one")
             names.add(template.name)
             chosen.append(template)
 
@@ -259,8 +271,7 @@ def templates_for(datepattern: str | None) -> list[DateTemplate]:
         elif key == "{DEFAULT}":
             add(default_set(), some)
         elif "{DATE}" in key:
-            add((_rewrapped(t, lambda text: _DATE_PLACEHOLDER.sub(
-                lambda _: _unbound(text), entry)) for t in default_templates()), some)
+            add([_rewrapped(t, _placing_date_in(entry)) for t in default_templates()], some)
         elif key == "{NONE}":
             add([template_for("{UNB}^")], False)
         else:
@@ -271,7 +282,7 @@ def templates_for(datepattern: str | None) -> list[DateTemplate]:
 class _Candidate:
     """A template with its use statistics within one detector."""
 
-    __slots__ = ("template", "hits", "last_used", "distance")
+    __slots__ = ("distance", "hits", "last_used", "template")
 
     def __init__(self, template: DateTemplate) -> None:
         self.template = template
@@ -313,6 +324,7 @@ class DateDetector:
         self._last_start: tuple[int, str, str] = (1, "", "")
         self._last_end: tuple[int, str, str] = (0x7FFFFFFF, "", "")
         self._first_unused = 0
+        self._times: dict[tuple[str, tuple[str | None, ...]], tuple[float, float | None]] = {}
 
     @property
     def templates(self) -> list[DateTemplate]:
@@ -335,10 +347,22 @@ class DateDetector:
 
     def to_time(self, found: DateMatch, now: float) -> float | None:
         """Unix time of a found date, None if the text is not a valid date."""
+        template = found.template
         try:
-            return found.template.to_time(found.match, now, self._default_offset)
+            if template.kind is not Kind.FIELDS:
+                return template.to_time(found.match, now, self._default_offset)
+            fields = found.match.groupdict()
+            key = (template.name, tuple(fields.values()))
+            cached = self._times.get(key)
+            if cached is not None and (cached[1] is None or cached[1] == now):
+                return cached[0]
+            value = fields_to_time(fields, now, self._default_offset)
         except (ValueError, LookupError, OverflowError):
             return None
+        if len(self._times) >= TIME_CACHE_SIZE:
+            self._times.clear()
+        self._times[key] = (value, now if completes_from_now(fields) else None)
+        return value
 
     def _search(self, line: str) -> tuple[re.Match[str], int] | None:
         candidates = self._candidates

@@ -6,6 +6,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from floodwall.clock import Clock, SystemClock
 from floodwall.errors import ConfigError
@@ -44,7 +45,7 @@ class FilterFailure:
     lines: tuple[str, ...]
     """The log lines attached, as evidence."""
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         """The object `floodwall regex --json` prints for this failure."""
         return {"lineno": self.lineno, "match": True, "host": self.host, "time": self.time,
                 "attempts": self.attempts, "fields": dict(self.fields)}
@@ -55,10 +56,15 @@ class FilterStats:
     """Counters for a `regex` report."""
 
     lines: int = 0
+    """Lines fed."""
     matched: int = 0
+    """Lines that produced at least one failure."""
     ignored: int = 0
+    """Matches cancelled by an ignoreregex."""
     failregex_hits: list[int] = field(default_factory=list)
+    """Failures produced by each failregex."""
     ignoreregex_hits: list[int] = field(default_factory=list)
+    """Matches of each ignoreregex."""
 
 
 class _ExpiringCache:
@@ -68,9 +74,9 @@ class _ExpiringCache:
         self._clock = clock
         self._capacity = capacity
         self._seconds = seconds
-        self._items: OrderedDict[str, tuple[dict[str, object], float]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
 
-    def get(self, key: str) -> dict[str, object] | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         item = self._items.get(key)
         if item is None:
             return None
@@ -79,7 +85,7 @@ class _ExpiringCache:
         del self._items[key]
         return None
 
-    def set(self, key: str, value: dict[str, object]) -> None:
+    def set(self, key: str, value: dict[str, Any]) -> None:
         now = self._clock.now()
         if len(self._items) >= self._capacity:
             while self._items:
@@ -199,12 +205,13 @@ class Fail2banFilter:
         else:
             self._buffer = [entry]
         original = self._buffer
-        text: str | None = _buffer_text(original)
-        if self._early_ignore and self._ignored(text, None):
+        full_text = _buffer_text(original)
+        if self._early_ignore and self._ignored(full_text, None):
             return []
-        pre_groups: dict[str, object] = {}
+        text: str | None = full_text
+        pre_groups: dict[str, Any] = {}
         if self.prefregex is not None:
-            pre_match = self.prefregex.pattern.search(text)
+            pre_match = self.prefregex.pattern.search(full_text)
             if pre_match is None:
                 return []
             pre_groups = self.prefregex.groups(pre_match)
@@ -248,14 +255,14 @@ class Fail2banFilter:
             self.stats.ignored += 1
         return hit
 
-    def _failure(self, index: int, regex: TaggedRegex, fail: dict[str, object],
+    def _failure(self, index: int, regex: TaggedRegex, fail: dict[str, Any],
                  matched: list[Entry], date: float | None, lineno: int) -> FilterFailure | None:
         """The failure for one failregex match, or None (pending or not-a-failure ticket)."""
         mlfid = fail.get("mlfid")
         if mlfid is not None:
             fail = self._merge_ticket(str(mlfid), fail, matched)
         else:
-            fail["matches"] = list(fail.get("matches") or []) + matched  # type: ignore[operator]
+            fail["matches"] = list(fail.get("matches") or []) + matched
         fid = fail.get("fid")
         host: object = None
         family = None
@@ -278,19 +285,19 @@ class Fail2banFilter:
             canonical = str(fid)
         if fail.get("nofail"):
             return None
-        matches: list[Entry] = fail.get("matches") or []  # type: ignore[assignment]
+        matches: list[Entry] = fail.get("matches") or []
         return FilterFailure(lineno=lineno, host=canonical, time=date, attempts=len(matches),
                              fields=_public_fields(fail), regex_index=index,
                              lines=tuple(entry[1] for entry in matches))
 
-    def _merge_ticket(self, mlfid: str, fail: dict[str, object],
-                      matched: list[Entry]) -> dict[str, object]:
+    def _merge_ticket(self, mlfid: str, fail: dict[str, Any],
+                      matched: list[Entry]) -> dict[str, Any]:
         """Merge a match into the multi-line ticket of its <F-MLFID> (a connection id).
 
         Returns the ticket itself when one is cached, so later marks (pending) stick to it.
         """
         cached = self._tickets.get(mlfid)
-        users: set[object] | None = None
+        users: set[Any] | None = None
         flags = 0
         if fail.get("mlfgained"):
             flags |= _GAINED | _NOFAIL
@@ -323,30 +330,30 @@ class Fail2banFilter:
             fail.pop("mlfgained", None)
             flags &= ~(_GAINED | _NOFAIL)
         if not flags & _NOFAIL:
-            lines: list[Entry] = fail.pop("nofail-matches", None) or []  # type: ignore[assignment]
-            lines = lines + list(fail.get("matches") or [])  # type: ignore[call-overload]
+            lines: list[Entry] = fail.pop("nofail-matches", None) or []
+            lines = lines + list(fail.get("matches") or [])
             if not flags & _GAINED:
                 lines = lines + matched
             fail["matches"] = lines
         elif flags & (_NOFAIL | _FORGET) == _NOFAIL:
-            fail["nofail-matches"] = list(fail.get("nofail-matches") or []) + matched  # type: ignore[call-overload]
+            fail["nofail-matches"] = list(fail.get("nofail-matches") or []) + matched
         return fail
 
 
-def _add_user(ticket: dict[str, object], user: object) -> set[object] | None:
+def _add_user(ticket: dict[str, Any], user: Any) -> set[Any] | None:
     """Remember `user` in the ticket's set of users; the set (or None if it has none)."""
     users = ticket.get("users")
     if user:
         if not users:
             users = set()
             ticket["users"] = users
-        users.add(user)  # type: ignore[union-attr]
-    return users  # type: ignore[return-value]
+        users.add(user)
+    return users
 
 
-def _public_fields(fail: Mapping[str, object]) -> dict[str, object]:
+def _public_fields(fail: Mapping[str, object]) -> dict[str, Any]:
     """The failure's named data, JSON-ready (sets and tuples become lists)."""
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     for key, value in fail.items():
         if key in ("matches", "nofail-matches"):
             continue

@@ -91,7 +91,7 @@ def expand_directives(pattern: str) -> tuple[str, str]:
     """(regex, display name) for a date pattern: each `%X` becomes its regex or its name."""
     if "%" in _DIRECTIVE.sub("", pattern):
         raise ConfigError(f"date pattern {pattern!r} has an unknown %-directive or an unescaped "
-                          f"'%'; write '%%' for a literal percent sign", key="datepattern")
+                          f"'%'; write '%%' for a literal percent sign")
     regex = _DIRECTIVE.sub(lambda m: DIRECTIVES[m.group(1)], pattern)
     name = _DIRECTIVE.sub(lambda m: _display_name(m.group(1)), pattern)
     if _TEXTUAL.search(pattern):
@@ -140,6 +140,13 @@ def zone_offset(zone: str) -> int:
     sign = -1 if offset[0] == "-" else 1
     minutes = offset[4:6] if offset[3] == ":" else offset[3:5]
     return base + sign * (int(offset[1:3]) * 60 + int(minutes))
+
+
+def completes_from_now(found: Mapping[str, str | None]) -> bool:
+    """Whether the date lacks its year or its day, so that its time depends on "now"."""
+    def given(*keys: str) -> bool:
+        return any(found.get(key) is not None for key in keys)
+    return not given("Y", "y") or not given("m", "b", "B", "d", "j")
 
 
 def fields_to_time(found: Mapping[str, str | None], now: float,

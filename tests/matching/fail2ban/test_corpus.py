@@ -1,0 +1,58 @@
+"""fail2ban's whole sample corpus through floodwall's engine, scored as fail2ban's test does."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from floodwall.clock import ManualClock
+from floodwall.matching.fail2ban import Fail2banFilter
+from tests.matching.fail2ban import f2b_samples as samples
+
+EXPECTED_SAMPLES = 1627
+EXPECTED_FILTERS = 91
+
+TESTS_DIR = samples.package_tests_dir()
+pytestmark = pytest.mark.skipif(
+    TESTS_DIR is None,
+    reason="SKIPPED LOUDLY: Debian's fail2ban package (stock filters + sample logs) is not "
+           "installed; run `apt-get install -y fail2ban` to score the corpus")
+
+
+@pytest.fixture()
+def f2b_timezone() -> Iterator[None]:
+    """fail2ban's test time zone for the duration of a test."""
+    with samples.fail2ban_timezone():
+        yield
+
+
+def _engine(path: Path, options: dict[str, str], journal: bool) -> Any:
+    engine = Fail2banFilter(str(path), options, journal=journal,
+                            clock=ManualClock(samples.TEST_NOW))
+    return lambda line, lineno: [failure.to_json() for failure in engine.feed(line, lineno)]
+
+
+def test_every_sample_of_the_corpus_passes(tmp_path: Path, f2b_timezone: None) -> None:
+    assert TESTS_DIR is not None
+    paths = samples.filter_paths(TESTS_DIR, tmp_path)
+    started = time.perf_counter()
+    scores = samples.run_corpus(TESTS_DIR, paths, _engine)
+    elapsed = time.perf_counter() - started
+
+    print(f"\n{'filter':<34} {'passed':>6} / total")
+    for name, score in scores.items():
+        total = score.passed + len(score.failed)
+        print(f"{name:<34} {score.passed:>6} / {total}{'' if not score.failed else '  FAILING'}")
+        for problem in score.failed[:5]:
+            print(f"    {problem[:300]}")
+    passed = sum(score.passed for score in scores.values())
+    total = passed + sum(len(score.failed) for score in scores.values())
+    print(f"{'TOTAL':<34} {passed:>6} / {total} in {elapsed:.2f} s")
+
+    assert len(scores) == EXPECTED_FILTERS
+    assert total == EXPECTED_SAMPLES
+    assert passed == EXPECTED_SAMPLES
