@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 # Debian packages the tests drive for real (binary -> package).
-SYSTEM_TOOLS := nft:nftables nginx:nginx ip:iproute2 curl:curl
+SYSTEM_TOOLS := nft:nftables nginx:nginx ip:iproute2 curl:curl redis-server:redis-server chromium:chromium
 
 .PHONY: venv system-deps demo test lint bench clean
 
