@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 # Debian packages the tests drive for real (binary -> package).
-SYSTEM_TOOLS := nft:nftables nginx:nginx ip:iproute2 curl:curl redis-server:redis-server chromium:chromium
+SYSTEM_TOOLS := nft:nftables nginx:nginx ip:iproute2 curl:curl redis-server:redis-server chromium:chromium fail2ban-regex:fail2ban
 
 .PHONY: venv system-deps demo test lint bench clean
 
