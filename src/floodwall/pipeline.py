@@ -10,9 +10,10 @@ from floodwall.config.model import Config, JailConfig
 from floodwall.detection.jail import Jail
 from floodwall.errors import ConfigError
 from floodwall.matching.access_filter import AccessFilter
-from floodwall.matching.accesslog import access_parser
+from floodwall.matching.accesslog import KNOWN_FORMATS, access_parser
 from floodwall.matching.entries import Entry, EntryParser
 from floodwall.matching.filters import LineFilter
+from floodwall.matching.prefilter import Prefilter
 from floodwall.matching.sshd import SshdFilter
 from floodwall.model import Decision, SourceLine
 
@@ -20,7 +21,8 @@ from floodwall.model import Decision, SourceLine
 def build_filter(config: JailConfig) -> LineFilter:
     """The filter a jail's configuration asks for."""
     if config.filter == "access":
-        return AccessFilter(config.name, config.rule)
+        known = config.format == "auto" or config.format in KNOWN_FORMATS
+        return AccessFilter(config.name, config.rule, known_format=known)
     if config.filter == "sshd":
         return SshdFilter(config.name)
     raise ConfigError(f"jail '{config.name}': filter '{config.filter}' is not available yet")
@@ -41,11 +43,19 @@ class Pipeline:
             j.name: Jail(j, build_filter(j), Allowlist(j.ignoreip))
             for j in config.enabled_jails()}
         self._all_files = every_jail_reads_every_file
-        self._routes: dict[str, tuple[list[Jail], EntryParser]] = {}
+        self._routes: dict[str, tuple[list[Jail], EntryParser, Prefilter]] = {}
 
     def jails_for(self, path: str) -> list[Jail]:
         """The jails that read a file."""
         return self._route(path)[0]
+
+    def candidate(self, line: SourceLine) -> bool:
+        """False if no jail of the line's file can find a failure in it (skip parsing)."""
+        return self._route(line.path)[2].text(line.text)
+
+    def prefilter(self, path: str) -> Prefilter:
+        """The prefilter of a file's jails."""
+        return self._route(path)[2]
 
     def parse(self, line: SourceLine, now: float) -> Entry:
         """Parse a line once for every jail of its file."""
@@ -62,7 +72,8 @@ class Pipeline:
         """Parse and feed lines (already in the order to count them)."""
         decisions: list[Decision] = []
         for line in lines:
-            decisions.extend(self.feed(self.parse(line, now)))
+            if self.candidate(line):
+                decisions.extend(self.feed(self.parse(line, now)))
         return decisions
 
     def forget(self, key: str) -> None:
@@ -75,7 +86,7 @@ class Pipeline:
         for jail in self.jails.values():
             jail.expire(now)
 
-    def _route(self, path: str) -> tuple[list[Jail], EntryParser]:
+    def _route(self, path: str) -> tuple[list[Jail], EntryParser, Prefilter]:
         route = self._routes.get(path)
         if route is None:
             jails = [jail for jail in self.jails.values() if self._all_files or any(
@@ -87,5 +98,6 @@ class Pipeline:
                     formats.setdefault(spec, access_parser(*spec))
             parser = EntryParser(list(formats.values()),  # type: ignore[arg-type]
                                  syslog=any(j.filter.wants_syslog for j in jails))
-            route = self._routes[path] = (jails, parser)
+            prefilter = Prefilter([jail.filter.necessary for jail in jails])
+            route = self._routes[path] = (jails, parser, prefilter)
         return route

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.policy import BanPolicy
@@ -13,7 +13,7 @@ from floodwall.config.model import Config
 from floodwall.matching.entries import Entry
 from floodwall.model import Ban, Decision
 from floodwall.pipeline import Pipeline
-from floodwall.sources.reader import read_lines
+from floodwall.sources.reader import ReadProgress, read_lines
 
 _EXPIRE_EVERY = 50_000
 """Entries between two releases of emptied windows."""
@@ -29,22 +29,35 @@ class ReplayBan:
 
 @dataclass(slots=True)
 class ReplayStats:
-    """What a replay read."""
+    """What a replay has read so far (safe to read from another thread)."""
 
-    lines: int = 0
     bytes_total: int = 0
-    bytes_read: int = 0
+    files: list[ReadProgress] = field(default_factory=list)
+
+    @property
+    def lines(self) -> int:
+        """Lines read, over all files."""
+        return sum(progress.lines for progress in self.files)
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes read, over all files."""
+        return sum(progress.bytes for progress in self.files)
 
 
 def _entries(pipeline: Pipeline, path: str, index: int, max_line_bytes: int,
-             progress: list[int]) -> Iterator[tuple[float, int, int, Entry]]:
-    """(time, file index, line number, entry) for each line; dateless lines keep the last time."""
+             progress: ReadProgress) -> Iterator[tuple[float, int, int, Entry]]:
+    """(time, file index, line number, entry) for each line that may matter (the prefilter
+    drops the others unparsed: they cannot change any window); dateless lines keep the last
+    time."""
     try:
         now = os.stat(path).st_mtime
     except OSError:
         now = 0.0
     last = float("-inf")
-    for line in read_lines(path, max_line_bytes=max_line_bytes, progress=progress):
+    prefilter = pipeline.prefilter(path)
+    for line in read_lines(path, max_line_bytes=max_line_bytes, progress=progress,
+                           select=None if prefilter.passes_everything else prefilter.spans):
         entry = pipeline.parse(line, now)
         if entry.time is not None:
             last = entry.time
@@ -62,18 +75,17 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
     pipeline = Pipeline(config, every_jail_reads_every_file=explicit)
     policy = BanPolicy({j.name: j for j in config.enabled_jails()}, Allowlist(config.ignoreip))
     stats = stats if stats is not None else ReplayStats()
-    progress = [0]
+    stats.files = [ReadProgress() for _ in paths]
     for path in paths:
         try:
             stats.bytes_total += os.stat(path).st_size
         except OSError:
             pass
-    streams = [_entries(pipeline, path, index, config.max_line_bytes, progress)
+    streams = [_entries(pipeline, path, index, config.max_line_bytes, stats.files[index])
                for index, path in enumerate(paths)]
     banned_until: dict[tuple[str, str], float | None] = {}
     bans: list[ReplayBan] = []
     for count, (when, _, _, entry) in enumerate(heapq.merge(*streams), start=1):
-        stats.bytes_read = progress[0]
         if count % _EXPIRE_EVERY == 0:
             pipeline.expire(when)
         for decision in pipeline.feed(entry):
@@ -88,6 +100,4 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
             bans.append(result)
             if on_ban is not None:
                 on_ban(result)
-        stats.lines = count
-    stats.bytes_read = progress[0]
     return bans

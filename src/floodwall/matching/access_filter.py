@@ -5,6 +5,7 @@ from __future__ import annotations
 from floodwall.addresses import normalise_address
 from floodwall.config.model import AccessRule
 from floodwall.matching.entries import Entry
+from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
 
 
@@ -14,9 +15,23 @@ class AccessFilter:
     wants_access = True
     wants_syslog = False
 
-    def __init__(self, jail: str, rule: AccessRule) -> None:
+    def __init__(self, jail: str, rule: AccessRule, *, known_format: bool = True) -> None:
         self.jail = jail
         self.rule = rule
+        self.necessary = self._necessary(rule, known_format)
+
+    @staticmethod
+    def _necessary(rule: AccessRule, known_format: bool) -> Condition | None:
+        """What a matching line must contain. In every known format the request is quoted
+        and the status follows it: `"GET /x HTTP/1.1" 404 `. Custom formats get no prefilter."""
+        if not known_format:
+            return None
+        groups: list[tuple[str, ...]] = []
+        if rule.statuses:  # first: the most selective (see prefilter.py)
+            groups.append(tuple(f'" {status} ' for status in sorted(rule.statuses)))
+        if rule.methods:
+            groups.append(tuple(f'"{method} ' for method in sorted(rule.methods)))
+        return tuple(groups)
 
     def failures(self, entry: Entry) -> list[Failure]:
         """One failure if the line meets the rule and its client is an IP address."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from floodwall.matching.entries import Entry
+from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
 
 
@@ -15,6 +16,8 @@ class LineFilter(Protocol):
     """True if the filter reads access-log fields (the file is parsed as an access log)."""
     wants_syslog: bool
     """True if the filter reads syslog fields."""
+    necessary: Condition | None
+    """Literals a line must contain to possibly match (see prefilter.py); None = unknown."""
 
     def failures(self, entry: Entry) -> list[Failure]:
         """Failures the entry produces (usually none or one)."""

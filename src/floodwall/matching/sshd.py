@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from floodwall.addresses import normalise_address
 from floodwall.matching.entries import Entry
+from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
 
 _PROGRAMS = frozenset({"sshd", "sshd-session"})
@@ -49,6 +50,7 @@ class SshdFilter:
 
     wants_access = False
     wants_syslog = True
+    necessary: Condition = (("sshd",), ("Failed ", "Invalid user ", "invalid user "))
 
     def __init__(self, jail: str) -> None:
         self.jail = jail

@@ -8,7 +8,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from prometheus_client import Histogram
@@ -19,6 +19,7 @@ from floodwall.bans.aggregate import aggregate_ban
 from floodwall.bans.policy import BanPolicy
 from floodwall.bans.recidive import RECIDIVE_JAIL, recidive_ban
 from floodwall.bans.selfprotect import local_addresses, requester_session, ssh_session_peers
+from floodwall.bans.transfer import Intake, entry_from_record, take_in
 from floodwall.clock import Clock, SystemClock
 from floodwall.config.durations import format_duration, parse_bantime
 from floodwall.config.loader import load_config
@@ -83,6 +84,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._follow_task: asyncio.Task[None] | None = None
         self._resync = False
+        self._firewall_jails: frozenset[str] = frozenset()
         self._control = ControlServer(config.socket, self.handle_request)
 
     def _policy(self, config: Config) -> BanPolicy:
@@ -233,7 +235,7 @@ class Daemon:
         now = self.clock.now()
         self.lines_read += len(lines)
         pipeline = self.pipeline
-        entries = [pipeline.parse(line, now) for line in lines]
+        entries = [pipeline.parse(line, now) for line in lines if pipeline.candidate(line)]
         if len({line.path for line in lines}) > 1:
             # Several files in one batch (catching up): count in the order things happened.
             entries.sort(key=lambda e: -1.0 if e.time is None else e.time)
@@ -339,17 +341,18 @@ class Daemon:
             self._resync = True
             log.error("firewall: %s (the ledger keeps the bans; retrying)", problem)
 
-    def _rebuild_firewall(self) -> None:
+    def _rebuild_firewall(self, extra_jails: Iterable[str] = ()) -> None:
         now = self.clock.now()
         self.ledger.expire(now)  # the table is rebuilt below: nothing to remove from it
-        jails = {j.name: JailFirewall(j.name, j.ports, j.protocol)
+        jails = {j.name: JailFirewall(j.name, j.ports, j.protocol, j.action, j.rate, j.burst)
                  for j in self.config.enabled_jails()}
         jails[MANUAL_JAIL] = JailFirewall(MANUAL_JAIL)
         if self.config.recidive.enabled:
             jails[RECIDIVE_JAIL] = JailFirewall(RECIDIVE_JAIL)
         active = self.ledger.active()
-        for ban in active:
-            jails.setdefault(ban.jail, JailFirewall(ban.jail))
+        for name in [*(ban.jail for ban in active), *extra_jails]:
+            jails.setdefault(name, JailFirewall(name))
+        self._firewall_jails = frozenset(jails)
         try:
             self.enforcer.setup(list(jails.values()))
             self.enforcer.apply([Change("add", ban) for ban in active], now)
@@ -376,11 +379,32 @@ class Daemon:
         if command == "reload":
             await self.reload()
             return {"ok": True}
+        if command == "import":
+            intake = self.import_bans(request)
+            return {"ok": True, "enforced": intake.enforced, "history": intake.history,
+                    "known": intake.known, "allowlisted": list(intake.allowlisted)}
         raise ControlError(f"unknown command {command!r}; "
-                           "expected status, bans, ban, unban or reload")
+                           "expected status, bans, ban, unban, reload or import")
+
+    def import_bans(self, request: dict[str, Any]) -> Intake:
+        """Take in imported bans (`floodwall import`, `import-fail2ban`): past ones as history,
+        current ones enforced at once, in their own jail's set (all ports if it has none)."""
+        records = request.get("bans")
+        if not isinstance(records, list):
+            raise ControlError("import: expected 'bans', a list of ban objects")
+        entries = [entry_from_record(record, f"import request, ban {index}")
+                   for index, record in enumerate(records, start=1)]
+        return take_in(self.database, entries, self.clock.now(), self._apply_imported,
+                       lambda key, jail: self.policy.refusal(key, jail) is not None)
+
+    def _apply_imported(self, bans: list[tuple[Ban, Sequence[Failure]]]) -> list[Ban]:
+        missing = {ban.jail for ban, _ in bans} - self._firewall_jails
+        if missing:
+            self._rebuild_firewall(missing)
+        return self.apply_bans(bans, self.clock.now())
 
     def status(self) -> dict[str, Any]:
-        """Counters and per-jail state."""
+        """Counters and per-jail state, plus what each addon with a status() adds."""
         active = self.ledger.active()
         files = self.watcher.files() if self.watcher else []
         jails = []
@@ -395,9 +419,13 @@ class Daemon:
                 "findtime": jail.config.findtime,
                 "bantime": jail.config.bantime,
             })
-        return {"uptime": time.time() - self.started, "lines_read": self.lines_read,
-                "bans_made": self.bans_made, "active_bans": len(active),
-                "backend": self.config.backend, "files": len(files), "jails": jails}
+        status = {"uptime": time.time() - self.started, "lines_read": self.lines_read,
+                  "bans_made": self.bans_made, "active_bans": len(active),
+                  "backend": self.config.backend, "files": len(files), "jails": jails}
+        for addon in self.addons:
+            if hasattr(addon, "status"):
+                status.update(addon.status())
+        return status
 
     def manual_ban(self, request: dict[str, Any]) -> list[Ban]:
         """Ban an address or prefix by hand; allowlisted keys only with force."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from floodwall.errors import SourceError
@@ -24,15 +25,29 @@ def open_log(path: str) -> BinaryIO:
         raise SourceError(f"{path}: cannot read: {problem.strerror}") from None
 
 
+@dataclass(slots=True)
+class ReadProgress:
+    """How far a reader got: bytes consumed and lines seen (selected or not)."""
+
+    bytes: int = 0
+    lines: int = 0
+
+
+Selector = Callable[[bytes], Iterable[tuple[int, int]]]
+"""Given a buffer of complete lines, the (start, end) spans of the lines to keep."""
+
+
 def read_lines(path: str, *, max_line_bytes: int = 65536,
-               progress: list[int] | None = None) -> Iterator[SourceLine]:
-    """Every line of a file in order (a last line without newline included).
+               progress: ReadProgress | None = None,
+               select: Selector | None = None) -> Iterator[SourceLine]:
+    """The lines of a file in order (a last line without newline included).
 
     Lines longer than max_line_bytes are cut (with one warning per file); undecodable
-    bytes become U+FFFD. If `progress` is given, progress[0] is kept at the bytes consumed.
+    bytes become U+FFFD. With `select`, only the lines it picks out of each buffer are
+    decoded and yielded; line numbers still count every line.
     """
+    progress = progress if progress is not None else ReadProgress()
     lineno = 0
-    warned = False
     with open_log(path) as handle:
         rest = b""
         while True:
@@ -40,23 +55,42 @@ def read_lines(path: str, *, max_line_bytes: int = 65536,
                 chunk = handle.read(_CHUNK)
             except (OSError, EOFError) as problem:
                 raise SourceError(f"{path}: read failed after line {lineno}: {problem}") from None
-            if progress is not None:
-                progress[0] += len(chunk)
+            progress.bytes += len(chunk)
             if not chunk:
                 break
-            parts = (rest + chunk).split(b"\n")
-            rest = parts.pop()
-            if len(rest) > max_line_bytes * 4:
-                rest = rest[:max_line_bytes]  # bound memory while a giant line goes on
-            for raw in parts:
-                lineno += 1
-                if len(raw) > max_line_bytes:
-                    if not warned:
-                        log.warning("%s:%d: line of %d bytes cut to %d (max_line_bytes)",
-                                    path, lineno, len(raw), max_line_bytes)
-                        warned = True
-                    raw = raw[:max_line_bytes]
-                yield SourceLine(path, lineno, raw.rstrip(b"\r").decode("utf-8", "replace"))
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                rest += chunk
+                if len(rest) > max_line_bytes * 4:
+                    rest = rest[:max_line_bytes]  # bound memory while a giant line goes on
+                continue
+            buffer, rest = rest + chunk[:cut], chunk[cut + 1:]
+            if select is None:
+                for number, raw in enumerate(buffer.split(b"\n"), start=lineno + 1):
+                    yield _line(path, number, raw, max_line_bytes)
+            else:
+                newlines = cursor = 0
+                for start, end in select(buffer):
+                    newlines += buffer.count(b"\n", cursor, start)
+                    cursor = start
+                    yield _line(path, lineno + newlines + 1, buffer[start:end], max_line_bytes)
+            lineno += buffer.count(b"\n") + 1
+            progress.lines = lineno
         if rest:
-            yield SourceLine(path, lineno + 1,
-                             rest[:max_line_bytes].rstrip(b"\r").decode("utf-8", "replace"))
+            lineno += 1
+            progress.lines = lineno
+            if select is None or any(True for _ in select(rest)):
+                yield _line(path, lineno, rest, max_line_bytes)
+
+
+_warned: set[str] = set()
+
+
+def _line(path: str, number: int, raw: bytes, max_line_bytes: int) -> SourceLine:
+    if len(raw) > max_line_bytes:
+        if path not in _warned:
+            _warned.add(path)
+            log.warning("%s:%d: line of %d bytes cut to %d (max_line_bytes)", path, number,
+                        len(raw), max_line_bytes)
+        raw = raw[:max_line_bytes]
+    return SourceLine(path, number, raw.rstrip(b"\r").decode("utf-8", "replace"))
