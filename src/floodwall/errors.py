@@ -5,7 +5,9 @@
     ├── SourceError        a log source cannot be read
     ├── EnforcementError   the firewall refused a change
     ├── StorageError       the state database cannot be used
-    └── ControlError       the daemon cannot be reached or refused a request
+    ├── ControlError       the daemon cannot be reached or refused a request
+    ├── ReconError         a look-up about an address (DNS, RDAP, offline data) failed
+    └── ImportFileError    a file of bans to import is invalid (file, line, what is wrong)
 """
 
 from __future__ import annotations
@@ -44,3 +46,11 @@ class StorageError(FloodwallError):
 
 class ControlError(FloodwallError):
     """The daemon's control socket cannot be reached or refused a request."""
+
+
+class ReconError(FloodwallError):
+    """A look-up about an address failed (no answer, refused, unreadable data)."""
+
+
+class ImportFileError(FloodwallError):
+    """A file of bans given to import is invalid; the message names file and line."""

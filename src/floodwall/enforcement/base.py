@@ -12,6 +12,7 @@ from typing import Protocol
 
 from floodwall.errors import EnforcementError
 from floodwall.model import Ban, Change
+from floodwall.rates import Rate, parse_rate
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 """A banned key once parsed: a single address is a /32 or /128 network."""
@@ -20,6 +21,8 @@ _RANGE = re.compile(r"(\d+)\s*[-:]\s*(\d+)")
 
 PROTOCOLS: tuple[str, ...] = ("tcp", "udp", "all")
 """Values accepted for `JailFirewall.protocol`."""
+ACTIONS: tuple[str, ...] = ("drop", "throttle")
+"""Values accepted for `JailFirewall.action`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +36,39 @@ class JailFirewall:
     (or "8000:8080"), or service names such as "http" and "ssh"."""
     protocol: str = "tcp"
     """"tcp", "udp" or "all" (tcp and udp); used only when `ports` are given."""
+    action: str = "drop"
+    """"drop" every packet of a banned key, or "throttle" each source of it to `rate`."""
+    rate: str | None = None
+    """For "throttle": each source's budget, e.g. "10/second" or "100 kbytes/second"."""
+    burst: int | None = None
+    """For "throttle": packets (or the rate's byte unit) a source may send at once."""
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise EnforcementError(
                 f"jail '{self.name}': protocol '{self.protocol}' is not one of "
                 f"{', '.join(PROTOCOLS)}; fix the jail's protocol setting")
+        if self.action not in ACTIONS:
+            raise EnforcementError(
+                f"jail '{self.name}': action '{self.action}' is not one of "
+                f"{', '.join(ACTIONS)}; fix the jail's action setting")
+        if (self.action == "throttle") != (self.rate is not None) or (
+                self.burst is not None and self.rate is None):
+            raise EnforcementError(
+                f"jail '{self.name}': action \"throttle\" needs a rate, and rate and burst "
+                "apply only to it; set both action = \"throttle\" and rate, or neither")
         self.port_ranges()
+        self.throttle()
+
+    def throttle(self) -> Rate | None:
+        """The per-source rate limit of a "throttle" jail (validated); None for "drop"."""
+        if self.rate is None:
+            return None
+        try:
+            return parse_rate(self.rate, self.burst)
+        except (ValueError, TypeError) as problem:
+            raise EnforcementError(
+                f"jail '{self.name}': {problem}; fix the jail's rate setting") from None
 
     def port_ranges(self) -> tuple[tuple[int, int], ...]:
         """The ports as inclusive (first, last) number ranges; service names resolved."""

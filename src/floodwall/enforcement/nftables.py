@@ -1,4 +1,7 @@
-"""Bans in nftables: one `inet` table, two timeout sets per jail, one `nft -f -` per batch."""
+"""Bans in nftables: one `inet` table, two timeout sets per jail, one `nft -f -` per batch.
+
+A "drop" jail drops every packet from its sets; a "throttle" jail lets each source in its
+sets through at the jail's rate, counted per source address in a dynamic meter set."""
 
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ log = logging.getLogger("floodwall.enforcement")
 
 NFT_TIMEOUT = 60.0
 """Seconds one `nft` process may run before it is considered hung."""
+METER_SIZE = 65535
+"""Throttled sources tracked at once per jail and family (nft's limit for a dynamic set)."""
+METER_IDLE = "60s"
+"""A throttled source silent this long is forgotten (its budget is full again)."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 
@@ -34,10 +41,12 @@ class _NftRefused(EnforcementError):
 
 @dataclass(frozen=True, slots=True)
 class _JailSets:
-    """The generated nft names of one jail's sets."""
+    """The generated nft names of one jail's sets: banned keys, and per-source meters."""
 
     v4: str
     v6: str
+    meter4: str
+    meter6: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +60,8 @@ class _Step:
 
 
 class NftablesEnforcer:
-    """Enforcer that keeps each jail's banned keys in nftables sets dropped on input and forward."""
+    """Enforcer that keeps each jail's banned keys in nftables sets dropped (or throttled) on
+    input and forward."""
 
     def __init__(self, table: str = "floodwall", command: Sequence[str] = ("nft",)) -> None:
         if not _IDENTIFIER.fullmatch(table):
@@ -175,7 +185,7 @@ def _jail_sets(index: int, name: str) -> _JailSets:
     """Set names for the jail at `index`: unique by the index, readable by the slug."""
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:20]
     stem = f"j{index}_{slug}" if slug else f"j{index}"
-    return _JailSets(v4=f"{stem}_v4", v6=f"{stem}_v6")
+    return _JailSets(v4=f"{stem}_v4", v6=f"{stem}_v6", meter4=f"{stem}_m4", meter6=f"{stem}_m6")
 
 
 def _table_script(table: str, jails: Sequence[JailFirewall], sets: dict[str, _JailSets]) -> str:
@@ -187,8 +197,20 @@ def _table_script(table: str, jails: Sequence[JailFirewall], sets: dict[str, _Ja
         declarations.append(f"  set {names.v4} {{ type ipv4_addr; flags interval, timeout; }}")
         declarations.append(f"  set {names.v6} {{ type ipv6_addr; flags interval, timeout; }}")
         match = _port_match(jail)
-        rules.append(f"    {match}ip saddr @{names.v4} drop")
-        rules.append(f"    {match}ip6 saddr @{names.v6} drop")
+        rate = jail.throttle()
+        if rate is None:
+            rules.append(f"    {match}ip saddr @{names.v4} drop")
+            rules.append(f"    {match}ip6 saddr @{names.v6} drop")
+            continue
+        for family, meter, kind in (("ip", names.meter4, "ipv4_addr"),
+                                    ("ip6", names.meter6, "ipv6_addr")):
+            declarations.append(f"  set {meter} {{ type {kind}; size {METER_SIZE}; "
+                                f"flags dynamic, timeout; timeout {METER_IDLE}; }}")
+        # Keyed by the packet's own source, so each address of a banned prefix has its budget.
+        rules.append(f"    {match}ip saddr @{names.v4} update @{names.meter4} "
+                     f"{{ ip saddr {rate.nft()} }} drop")
+        rules.append(f"    {match}ip6 saddr @{names.v6} update @{names.meter6} "
+                     f"{{ ip6 saddr {rate.nft()} }} drop")
     # Neighbour discovery stays open: a host's solicitation for a packet from its banned
     # address would otherwise leave its other, legitimate addresses unresolved too.
     # (`accept` ends only this chain; other tables still see the packet.)

@@ -171,6 +171,26 @@ class Database:
                 "UPDATE bans SET ended = ?, end_reason = ? WHERE id = ? AND ended IS NULL",
                 ((when, reason, ban_id) for ban_id in ids))
 
+    def add_ended_bans(self, bans: Sequence[tuple[Ban, float, str]]) -> int:
+        """Store bans already over (imported history) as (ban, ended, end reason); one
+        transaction. Returns how many were stored."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO bans (key, jail, start, until, count, origin, reason, step, ended, "
+                "end_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((ban.key, ban.jail, ban.start, ban.until, ban.count, ban.origin, ban.reason,
+                  ban.step, ended, end_reason) for ban, ended, end_reason in bans))
+        return len(bans)
+
+    def recorded_bans(self, origins: Iterable[str]) -> set[tuple[str, str, float, str]]:
+        """(key, jail, start, origin) of every stored ban, active or ended, from these origins."""
+        found: set[tuple[str, str, float, str]] = set()
+        for origin in set(origins):
+            rows = self._db.execute("SELECT key, jail, start, origin FROM bans WHERE origin = ?",
+                                    (origin,))
+            found.update((str(r[0]), str(r[1]), float(r[2]), str(r[3])) for r in rows)
+        return found
+
     def open_bans(self) -> list[StoredBan]:
         """Bans not yet ended (some may be past their end and waiting to be expired)."""
         rows = self._db.execute(
