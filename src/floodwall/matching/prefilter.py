@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 Condition = tuple[tuple[str, ...], ...]
 """Groups of alternatives: a line must contain one string of every group."""
@@ -63,11 +64,11 @@ class _Scanner:
     (one pass, SIMD), else Python's re (same answers, several times slower)."""
 
     def __init__(self, literals: Sequence[bytes]) -> None:
-        self._hyperscan = None
+        self._hyperscan: Any = None
         try:
             import hyperscan
-        except ImportError:
-            hyperscan = None
+        except ImportError:  # not built for this platform: the re fallback below
+            hyperscan = None  # type: ignore[assignment]
         if hyperscan is not None:
             database = hyperscan.Database()
             database.compile(expressions=[re.escape(s) for s in literals],

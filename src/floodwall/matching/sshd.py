@@ -50,7 +50,7 @@ class SshdFilter:
 
     wants_access = False
     wants_syslog = True
-    necessary: Condition = (("sshd",), ("Failed ", "Invalid user ", "invalid user "))
+    necessary: Condition | None = (("Failed ", "Invalid user ", "invalid user "), ("sshd",))
 
     def __init__(self, jail: str) -> None:
         self.jail = jail
