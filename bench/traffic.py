@@ -1,6 +1,7 @@
 """Deterministic web and ssh traffic with ground truth: who must be banned, by which jail, when.
 
     python -m bench.traffic OUT_DIR [--lines N] [--vhosts N] [--format hoster|combined] [--seed S]
+                                    [--ssh-lines N]
 
 OUT_DIR receives `www/<vhost>/logs/access.log` for every vhost (`site001.example`…, each file
 in timestamp order), `auth.log` (OpenSSH through syslog, classic `Mar  2 08:00:01 web1 sshd[…]`
@@ -702,6 +703,44 @@ def _injector(plan: _Plan, names: Sequence[str]) -> _Traffic:
     return traffic
 
 
+SSH_NOISE = Actor(
+    "ssh-noise", tuple(f"100.65.{i // 250}.{i % 250 + 1}" for i in range(16000)), frozenset(),
+    "background ssh traffic for a large auth.log (--ssh-lines): password guesses from 16000 "
+    "addresses, each at most one attempt per 10 minutes, and key logins; never banned")
+"""Present (and in truth.json) only when an auth.log size is asked for."""
+
+
+def _ssh_noise(plan: _Plan, lines: int) -> list[_Process]:
+    """Processes adding exactly `lines` auth.log lines of background ssh traffic."""
+    rng, processes, written = plan.rng("ssh-noise"), [], 0
+    addresses = SSH_NOISE.addresses
+    per_second = max(1, lines // 4) / DURATION  # connections: ~4 lines each
+    turn = 0
+    while lines - written >= 5:
+        when = plan.at(min(DURATION - 2, int(turn / per_second)))
+        port = rng.randrange(32_768, 61_000)
+        # Round robin over 16000 addresses keeps each one's attempts > 10 minutes apart.
+        address = addresses[turn % len(addresses)]
+        if turn % 4 == 3:
+            conn = _Process("sshd", address)
+            conn.log(when, f"Accepted publickey for deploy from {address} port {port} ssh2: "
+                           f"ED25519 {_fingerprint(rng)}")
+            conn.log(when + 1, f"Disconnected from user deploy {address} port {port}")
+        elif turn % 2:
+            conn = _ssh_invalid_user(address, port, rng.choice(("admin", "test", "oracle")),
+                                     [when + 1], close_at=when + 2)
+        else:
+            conn = _ssh_known_user(address, port, "root", [when + 1], close_at=when + 2)
+        processes.append(conn)
+        written += len(conn.lines)
+        turn += 1
+    for offset in range(lines - written):
+        job = _Process("CRON")
+        job.log(plan.at(DURATION - 1), f"(root) CMD (run-parts /etc/cron.minutely #{offset})")
+        processes.append(job)
+    return processes
+
+
 _SCRIPTS: tuple[Callable[[_Plan, Sequence[str]], _Traffic], ...] = (
     _distributed_scanner, _site_hammer, _wp_login_bruteforce, _xmlrpc_bruteforce,
     _ipv6_scanner, _slow_web_attacker, _nat_office, _crawler, _injector, _ssh_guesser,
@@ -742,10 +781,10 @@ def first_crossing(times: Iterable[int], threshold: int, findtime: int) -> int |
     return None
 
 
-def _truth(plan: _Plan, fmt: str, lines: int, failures: dict[tuple[str, str], list[int]]
-           ) -> Truth:
+def _truth(plan: _Plan, fmt: str, lines: int, failures: dict[tuple[str, str], list[int]],
+           actors: Sequence[Actor] = ACTORS) -> Truth:
     """Count every key of every jail and list the crossings."""
-    owner = {address: actor.name for actor in ACTORS for address in actor.addresses}
+    owner = {address: actor.name for actor in actors for address in actor.addresses}
     rules = {rule.jail: rule for rule in JAILS}
     bans = []
     for (jail, address), times in failures.items():
@@ -756,7 +795,7 @@ def _truth(plan: _Plan, fmt: str, lines: int, failures: dict[tuple[str, str], li
     banned = {ban.address for ban in bans}
     actors = tuple(ActorTruth(actor.name, actor.addresses,
                               any(address in banned for address in actor.addresses), actor.why)
-                   for actor in ACTORS)
+                   for actor in actors)
     return Truth(plan.start, plan.start + DURATION, fmt, lines, plan.vhosts, WINDOW, JAILS,
                  tuple(bans), actors)
 
@@ -855,8 +894,12 @@ def vhost_names(count: int) -> list[str]:
 
 
 def generate(out_dir: Path, *, lines: int = 200_000, vhosts: int = 300, fmt: str = "hoster",
-             seed: int = 1, start: float = START) -> Truth:
-    """Write the logs and truth.json into `out_dir` (start floored to a second); return the truth."""
+             seed: int = 1, start: float = START, ssh_lines: int = 0) -> Truth:
+    """Write the logs and truth.json into `out_dir` (start floored to a second); return the truth.
+
+    With `ssh_lines`, auth.log is padded with background ssh traffic to exactly that many
+    lines (when the scripted actors write fewer), taken out of the `lines` total.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if vhosts < 1:
@@ -865,6 +908,11 @@ def generate(out_dir: Path, *, lines: int = 200_000, vhosts: int = 300, fmt: str
     scripted = [script(plan, names) for script in _SCRIPTS]
     requests = [sorted(t.requests, key=attrgetter("time")) for t in scripted if t.requests]
     processes = [process for t in scripted for process in t.processes]
+    actors: tuple[Actor, ...] = ACTORS
+    scripted_auth = sum(len(process.lines) for process in processes)
+    if ssh_lines > scripted_auth:
+        processes += _ssh_noise(plan, ssh_lines - scripted_auth)
+        actors = (*ACTORS, SSH_NOISE)
     fixed = sum(map(len, requests)) + sum(len(process.lines) for process in processes)
     if lines - fixed < MIN_LEGIT_LINES:
         raise ValueError(f"{lines} lines are too few: the scripted actors alone write {fixed} "
@@ -876,7 +924,7 @@ def generate(out_dir: Path, *, lines: int = 200_000, vhosts: int = 300, fmt: str
     written += _write_auth(out_dir / "auth.log", processes, plan.rng("pids"))
     for address, when in ssh_attempts(processes):
         failures["sshd", address].append(when)
-    truth = _truth(plan, fmt, written, failures)
+    truth = _truth(plan, fmt, written, failures, actors)
     (out_dir / "truth.json").write_text(json.dumps(asdict(truth), indent=1) + "\n",
                                         encoding="utf-8")
     return truth
@@ -904,11 +952,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vhosts", type=int, default=300, help="vhost logs (default 300)")
     parser.add_argument("--format", choices=FORMATS, default="hoster", dest="fmt")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--ssh-lines", type=int, default=0, metavar="N",
+                        help="pad auth.log with background ssh traffic to N lines (part of "
+                             "--lines); default: the scripted actors only")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     try:
         truth = generate(args.out_dir, lines=args.lines, vhosts=args.vhosts, fmt=args.fmt,
-                         seed=args.seed)
+                         seed=args.seed, ssh_lines=args.ssh_lines)
     except ValueError as error:
         parser.error(str(error))
     elapsed = time.perf_counter() - began

@@ -12,6 +12,7 @@ from floodwall.errors import ConfigError
 from floodwall.matching.access_filter import AccessFilter
 from floodwall.matching.accesslog import KNOWN_FORMATS, access_parser
 from floodwall.matching.entries import Entry, EntryParser
+from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
 from floodwall.matching.filters import LineFilter
 from floodwall.matching.prefilter import Prefilter
 from floodwall.matching.sshd import SshdFilter
@@ -25,6 +26,8 @@ def build_filter(config: JailConfig) -> LineFilter:
         return AccessFilter(config.name, config.rule, known_format=known)
     if config.filter == "sshd":
         return SshdFilter(config.name)
+    if config.filter == "fail2ban" and config.fail2ban is not None:
+        return Fail2banLineFilter(config.name, config.fail2ban)
     raise ConfigError(f"jail '{config.name}': filter '{config.filter}' is not available yet")
 
 

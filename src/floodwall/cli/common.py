@@ -20,9 +20,16 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
                         help=f"floodwall.toml to use (default {DEFAULT_CONFIG})")
 
 
+def add_fail2ban_option(parser: argparse.ArgumentParser) -> None:
+    """Add --fail2ban-config DIR."""
+    parser.add_argument("--fail2ban-config", metavar="DIR",
+                        help="also run the enabled jails of this fail2ban configuration "
+                             "directory (e.g. /etc/fail2ban); overrides [fail2ban] config_dir")
+
+
 def config_from(args: argparse.Namespace) -> Config:
-    """Load the configuration named by --config."""
-    return load_config(args.config)
+    """Load the configuration named by --config (and --fail2ban-config, where offered)."""
+    return load_config(args.config, getattr(args, "fail2ban_config", None))
 
 
 def print_json(value: Any) -> None:

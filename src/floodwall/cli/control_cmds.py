@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from typing import Any
 
 from floodwall.cli.common import add_config_option, config_from, print_json, print_table, timestamp
@@ -59,7 +60,28 @@ def _status(args: argparse.Namespace) -> int:
                   str(j["active_bans"]),
                   f"{j['maxretry']} in {format_duration(j['findtime'])} -> "
                   f"{format_duration(j['bantime'])}"] for j in answer["jails"]])
+    if "cluster" in answer:
+        _print_fleet(answer["cluster"])
     return 0
+
+
+def _print_fleet(fleet: dict[str, Any]) -> None:
+    state = "connected" if fleet["connected"] else f"NOT CONNECTED: {fleet['error']}"
+    lag = "-" if fleet["stream_lag"] is None else f"{fleet['stream_lag']:.1f}s"
+    print(f"\nfleet {fleet['fleet']} via {fleet['redis']}: node {fleet['node']}, {state}; "
+          f"stream lag {lag}, {fleet['queued']} decision(s) queued")
+    bans = fleet["bans_by_origin"]
+    now = time.time()
+    names = sorted(set(bans) | {n["name"] for n in fleet["nodes"]})
+    beats = {n["name"]: n for n in fleet["nodes"]}
+    print_table(["node", "last heartbeat", "advertises", "bans from it here"],
+                [[name, _ago(beats[name]["last_heartbeat"], now) if name in beats else "never",
+                  ", ".join(beats[name]["advertise"]) if name in beats else "",
+                  str(bans.get(name, 0))] for name in names])
+
+
+def _ago(when: float | None, now: float) -> str:
+    return "-" if when is None else f"{format_duration(max(0.0, now - when))} ago"
 
 
 def _print_bans(bans: list[dict[str, Any]], as_json: bool) -> None:

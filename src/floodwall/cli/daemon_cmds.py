@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import sys
 from typing import Any
 
-from floodwall.cli.common import add_config_option, config_from
+from floodwall.cli.common import add_config_option, add_fail2ban_option, config_from
 from floodwall.config.durations import format_duration
 
 
@@ -16,19 +14,22 @@ def register(subparsers: Any) -> None:
     """Add the run and check-config subcommands."""
     run = subparsers.add_parser("run", help="run the daemon in the foreground (logs to stderr)")
     add_config_option(run)
+    add_fail2ban_option(run)
     run.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
     run.set_defaults(func=_run)
     check = subparsers.add_parser("check-config", help="validate the configuration and exit")
     add_config_option(check)
+    add_fail2ban_option(check)
     check.set_defaults(func=_check)
 
 
 def _run(args: argparse.Namespace) -> int:
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = config_from(args)
     from floodwall.server.daemon import Daemon
-    asyncio.run(Daemon(config).run())
+    from floodwall.server.logs import configure_logging
+    from floodwall.server.wiring import standard_addons
+    configure_logging(config.logging.json, args.verbose)
+    asyncio.run(Daemon(config, addons=standard_addons(config)).run())
     return 0
 
 
@@ -42,4 +43,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"  {jail.name}{state}: filter={jail.filter} maxretry={jail.maxretry} "
               f"findtime={format_duration(jail.findtime)} "
               f"bantime={format_duration(jail.bantime)} logpath={', '.join(jail.logpath)}")
+    if config.fail2ban_dir is not None:
+        from floodwall.cli.fail2ban_check import print_fail2ban_report
+        print_fail2ban_report(config.fail2ban_dir)
     return 0

@@ -17,8 +17,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "floodwall.cli.control_cmds",
     "floodwall.cli.replay_cmd",
     "floodwall.cli.why_cmd",
+    "floodwall.cli.transfer_cmds",
     "floodwall.cli.audit_cmd",
+    "floodwall.cli.cluster_cmds",
     "floodwall.cli.regex_cmd",
+    "floodwall.cli.recon_cmd",
+    "floodwall.cli.report_cmd",
 )
 
 

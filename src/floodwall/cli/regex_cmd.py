@@ -12,7 +12,7 @@ from typing import Any
 
 from floodwall.clock import ManualClock
 from floodwall.errors import ConfigError
-from floodwall.matching.fail2ban import Fail2banFilter
+from floodwall.matching.fail2ban import Fail2banFilter, FilterFailure
 
 DEFAULT_FAIL2BAN_DIR = "/etc/fail2ban"
 
@@ -61,15 +61,27 @@ def _filter_path(name: str, config_dir: str) -> str:
     return candidate
 
 
-def _log_lines(log: str) -> Iterator[str]:
-    """Lines of the log file (split at newlines, undecodable bytes as U+FFFD), or the argument
-    itself when it is not a file."""
+CHUNK_BYTES = 8 << 20
+"""The log is read and matched this many bytes at a time (cut at a line end)."""
+
+
+def _log_buffers(log: str) -> Iterator[bytes]:
+    """The log file in large pieces of whole lines, or the argument itself (one line) when it
+    is not a file."""
     if not os.path.isfile(log):
-        yield log
+        yield log.encode("utf-8", "surrogateescape") + b"\n"
         return
     with open(log, "rb") as handle:
-        for raw in handle:
-            yield raw.decode("utf-8", "replace").rstrip("\r\n")
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk if chunk.endswith(b"\n") else chunk + handle.readline()
+
+
+def _failures(engine: Fail2banFilter, log: str) -> Iterator[FilterFailure]:
+    """Every failure of the log, in line order."""
+    lineno = 1
+    for buffer in _log_buffers(log):
+        yield from engine.feed_buffer(buffer, lineno)
+        lineno += buffer.count(b"\n") + (not buffer.endswith(b"\n"))
 
 
 def _regex(args: argparse.Namespace) -> int:
@@ -80,12 +92,11 @@ def _regex(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.json:
         write = sys.stdout.write
-        for lineno, line in enumerate(_log_lines(args.log), 1):
-            for failure in engine.feed(line, lineno):
-                write(json.dumps(failure.to_json(), default=str) + "\n")
+        for failure in _failures(engine, args.log):
+            write(json.dumps(failure.to_json(), default=str) + "\n")
         return 0
-    for lineno, line in enumerate(_log_lines(args.log), 1):
-        engine.feed(line, lineno)
+    for _ in _failures(engine, args.log):
+        pass
     _print_report(engine, path, args, time.perf_counter() - started)
     return 0
 

@@ -8,7 +8,14 @@ import threading
 import time
 from typing import Any
 
-from floodwall.cli.common import add_config_option, config_from, print_json, print_table, timestamp
+from floodwall.cli.common import (
+    add_config_option,
+    add_fail2ban_option,
+    config_from,
+    print_json,
+    print_table,
+    timestamp,
+)
 from floodwall.config.durations import format_duration
 from floodwall.replay import ReplayBan, ReplayStats, replay
 
@@ -18,6 +25,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "replay", help="feed old logs through the jails (offline) and print the bans")
     add_config_option(parser)
+    add_fail2ban_option(parser)
     parser.add_argument("logs", nargs="*", metavar="LOG",
                         help="log files (plain or .gz); every jail reads every file. "
                              "Without LOG, each jail reads its own logpath globs")

@@ -9,12 +9,13 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from floodwall.config.durations import parse_bantime, parse_duration
-from floodwall.config.locate import find_line
 from floodwall.bans.formula import BanFormula, compile_formula
 from floodwall.cluster.config import ClusterConfig, parse_cluster
+from floodwall.config.durations import parse_bantime, parse_duration
+from floodwall.config.fail2ban_jails import Fail2banSetup, read_fail2ban
+from floodwall.config.locate import find_line
 from floodwall.config.model import (
     AccessRule,
     AggregateConfig,
@@ -44,7 +45,7 @@ _AGGREGATE_KEYS = {"enabled", "count", "within", "ipv4_prefix", "ipv6_prefix"}
 _JAIL_KEYS = _POLICY_KEYS | {"enabled", "logpath", "filter", "methods", "status", "path",
                              "path_not", "vhost", "failregex", "ignoreregex"}
 _TOP_TABLES = {"floodwall", "defaults", "jails", "recidive", "aggregate", "recon", "http",
-               "logging", "cluster"}
+               "logging", "cluster", "fail2ban"}
 _RECON_KEYS = {f.name for f in fields(ReconConfig)}
 _HTTP_KEYS = {f.name for f in fields(HttpConfig)}
 _LOGGING_KEYS = {f.name for f in fields(LoggingConfig)}
@@ -87,22 +88,31 @@ class _Reader:
             raise self.error(str(problem), table, key) from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a floodwall.toml; raises ConfigError naming file, line and key."""
+def load_config(path: str | Path, fail2ban_dir: str | None = None) -> Config:
+    """Read and validate a floodwall.toml; raises ConfigError naming file, line and key.
+
+    `fail2ban_dir` (--fail2ban-config) overrides [fail2ban] config_dir; with it, a missing
+    floodwall.toml means floodwall's defaults and the fail2ban jails alone.
+    """
     path = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if fail2ban_dir is None:
+            raise ConfigError("cannot read the configuration: no such file; pass an existing "
+                              "file with --config (or --fail2ban-config DIR)", path=path) from None
+        text = ""
     except OSError as problem:
         raise ConfigError(f"cannot read the configuration: {problem.strerror}; "
                           "pass an existing file with --config", path=path) from None
     except UnicodeDecodeError as problem:
         raise ConfigError(f"not UTF-8 text ({problem.reason} at byte {problem.start})",
                           path=path) from None
-    return parse_config(text, path)
+    return parse_config(text, path, fail2ban_dir)
 
 
-def parse_config(text: str, path: str = "<string>") -> Config:
-    """Validate TOML text as a floodwall configuration."""
+def parse_config(text: str, path: str = "<string>", fail2ban_dir: str | None = None) -> Config:
+    """Validate TOML text as a floodwall configuration (plus a fail2ban directory's jails)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as problem:
@@ -117,9 +127,12 @@ def parse_config(text: str, path: str = "<string>") -> Config:
     reader.check_keys("defaults", defaults, _POLICY_KEYS)
     jails_table = _table(reader, data, "jails")
     jails = tuple(_jail(reader, name, body, defaults) for name, body in jails_table.items())
+    fail2ban = _fail2ban(reader, _table(reader, data, "fail2ban"), fail2ban_dir, jails)
+    if fail2ban is not None:
+        jails += fail2ban.configs()
     if not jails:
-        raise reader.error("no jails: add at least one [jails.NAME] table (see examples/)",
-                           "jails")
+        raise reader.error("no jails: add at least one [jails.NAME] table (see examples/) "
+                           "or a [fail2ban] config_dir with enabled jails", "jails")
     cluster = _cluster(reader, data, jails)
     return Config(
         path=path,
@@ -140,7 +153,8 @@ def parse_config(text: str, path: str = "<string>") -> Config:
                                _positive_duration),
         protect_ssh_sessions=reader.convert("floodwall", "protect_ssh_sessions",
                                             daemon.get("protect_ssh_sessions", True), _bool),
-        recidive=_recidive(reader, _table(reader, data, "recidive")),
+        recidive=(fail2ban.recidive if fail2ban and fail2ban.recidive and "recidive" not in data
+                  else _recidive(reader, _table(reader, data, "recidive"))),
         aggregate=_aggregate(reader, _table(reader, data, "aggregate")),
         recon=_recon(reader, _table(reader, data, "recon")),
         http=_http(reader, _table(reader, data, "http"), daemon.get("state_dir")),
@@ -149,6 +163,7 @@ def parse_config(text: str, path: str = "<string>") -> Config:
                                 defaults.get("ignoreip", _DEFAULT_POLICY["ignoreip"]), _networks),
         jails=jails,
         cluster=cluster,
+        fail2ban_dir=fail2ban.directory if fail2ban else None,
     )
 
 
@@ -230,10 +245,34 @@ def _jail(reader: _Reader, name: str, body: Any, defaults: Mapping[str, Any]) ->
     )
 
 
+def _fail2ban(reader: _Reader, body: dict[str, Any], override: str | None,
+              native: tuple[JailConfig, ...]) -> Fail2banSetup | None:
+    """The enabled jails of the fail2ban directory given (--fail2ban-config wins)."""
+    reader.check_keys("fail2ban", body, {"config_dir"})
+    directory = override if override is not None else (
+        reader.convert("fail2ban", "config_dir", body["config_dir"], _text)
+        if "config_dir" in body else None)
+    if directory is None:
+        return None
+    if override is None and not Path(directory).is_dir():
+        raise reader.error(f"{directory!r} is not a directory: give fail2ban's configuration "
+                           "directory, the one holding jail.conf (e.g. \"/etc/fail2ban\")",
+                           "fail2ban", "config_dir")
+    setup = read_fail2ban(directory)
+    names = {jail.name for jail in native}
+    for jail in setup.configs():
+        if jail.name in names:
+            raise reader.error(f"jail '{jail.name}' is defined here and by the fail2ban "
+                               f"configuration in {directory}; rename one of them",
+                               f"jails.{jail.name}")
+    return setup
+
+
 def _action(reader: _Reader, table: str, body: Mapping[str, Any],
-            get: Callable[[str, Callable[[Any], Any]], Any]) -> tuple[str, str | None, int | None]:
+            get: Callable[[str, Callable[[Any], Any]], Any]
+            ) -> tuple[Literal["drop", "throttle"], str | None, int | None]:
     """The jail's action with the rate and burst of a throttle, checked together."""
-    action = get("action", _choice("drop", "throttle"))
+    action: Literal["drop", "throttle"] = get("action", _choice("drop", "throttle"))
     rate = get("rate", _optional(lambda value: parse_rate(value).text()))
     burst = get("burst", _optional(_positive_int))
     if action == "drop":
@@ -486,7 +525,7 @@ def _logging(reader: _Reader, body: dict[str, Any]) -> LoggingConfig:
 def _host_port(value: Any) -> str:
     text = _text(value)
     match = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$", text)
-    if not match or not 0 < int(match.group(2)) < 65536:
+    if not match or not 0 <= int(match.group(2)) < 65536:
         raise ValueError(f"expected \"ADDRESS:PORT\" such as \"127.0.0.1:9180\" or "
                          f"\"[::1]:9180\", got {value!r}")
     return text

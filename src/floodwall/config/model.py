@@ -11,7 +11,7 @@ from floodwall.bans.formula import BanFormula
 from floodwall.cluster.config import ClusterConfig
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-FilterKind = Literal["access", "sshd", "regex"]
+FilterKind = Literal["access", "sshd", "regex", "fail2ban"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,35 @@ class AggregateConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Fail2banFilterRef:
+    """A fail2ban filter file and the arguments its jail gives it (filter = "fail2ban")."""
+
+    path: str
+    """The filter.d file (its .local overlays are read with it)."""
+    options: tuple[tuple[str, str], ...] = ()
+    """Options handed to the filter: the jail's own, `name[key=value]` arguments, logtype."""
+    logtimezone: str | None = None
+    """The jail's logtimezone; None = the host's local time."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandActionConfig:
+    """A fail2ban action.d file run as commands, its static tags already substituted."""
+
+    name: str
+    """The action's name in its jail (fail2ban's actname)."""
+    path: str
+    """The action.d file it was read from."""
+    commands: tuple[tuple[str, str], ...]
+    """(actionstart|actionstop|actioncheck|actionban|actionunban, command text); the
+    dynamic tags (<ip>, <failures>, <F-USER>…) are substituted at ban time."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """Resolved options that dynamic tags may still name (e.g. conditional `x?family=inet6`)."""
+    timeout: float = 60.0
+    """Seconds one command may run."""
+
+
+@dataclass(frozen=True, slots=True)
 class JailConfig:
     """One jail: its sources, filter, counting rule, ban policy and firewall scope."""
 
@@ -131,6 +160,14 @@ class JailConfig:
     """How the bans of repeat offenders grow."""
     ipv6_key_prefix: int = 128
     """IPv6 sources are counted and banned per prefix of this length (64: per /64)."""
+    fail2ban: Fail2banFilterRef | None = None
+    """The fail2ban filter the jail runs (filter = "fail2ban")."""
+    commands: tuple[CommandActionConfig, ...] = ()
+    """fail2ban actions run as commands on ban and unban, besides (or instead of) the firewall."""
+    firewall: bool = True
+    """Ban in floodwall's own firewall sets; False when the jail only runs command actions."""
+    origin: str = ""
+    """Where the jail was defined, for messages ("" = the floodwall.toml itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +208,8 @@ class Config:
     """Dashboard, API and metrics ([http])."""
     logging: LoggingConfig = field(default_factory=lambda: LoggingConfig())
     """Log format ([logging])."""
+    fail2ban_dir: str | None = None
+    """fail2ban configuration directory whose enabled jails run too ([fail2ban] config_dir)."""
 
     @property
     def database(self) -> str:

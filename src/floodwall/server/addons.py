@@ -5,6 +5,7 @@
         def on_ban(self, bans: list[Ban]) -> None      # bans added or extended (any origin)
         def on_unban(self, bans: list[Ban]) -> None    # bans lifted before their end
         async def on_stop(self) -> None               # before the database closes
+        def status(self) -> dict                       # merged into the daemon's status
 
 Handlers run on the daemon's event loop and must not block it: slow work (DNS, Redis,
 HTTP) belongs in tasks the addon starts in on_start. An exception in a handler is logged

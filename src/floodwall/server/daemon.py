@@ -8,14 +8,14 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from prometheus_client import Histogram
 
 from floodwall.addresses import Allowlist, normalise_address, parse_key
-from floodwall.bans.ledger import Ledger
 from floodwall.bans.aggregate import aggregate_ban
+from floodwall.bans.ledger import Ledger
 from floodwall.bans.policy import BanPolicy
 from floodwall.bans.recidive import RECIDIVE_JAIL, recidive_ban
 from floodwall.bans.selfprotect import local_addresses, requester_session, ssh_session_peers
@@ -44,13 +44,21 @@ PURGE_SECONDS = 3600.0
 CHECKPOINT_SECONDS = 5.0
 
 
-def make_enforcer(config: Config) -> Enforcer:
-    """The firewall backend the configuration names."""
+def make_enforcer(config: Config,
+                  evidence: Callable[[Ban], Sequence[Failure]] | None = None) -> Enforcer:
+    """The firewall backend the configuration names (around it, fail2ban command actions,
+    which read a ban's failures through `evidence` for their <F-*> and <matches> tags)."""
+    enforcer: Enforcer
     if config.backend == "dry-run":
         from floodwall.enforcement.dryrun import DryRunEnforcer
-        return DryRunEnforcer()
-    from floodwall.enforcement.nftables import NftablesEnforcer
-    return NftablesEnforcer(table=config.table)
+        enforcer = DryRunEnforcer()
+    else:
+        from floodwall.enforcement.nftables import NftablesEnforcer
+        enforcer = NftablesEnforcer(table=config.table)
+    if any(jail.commands or not jail.firewall for jail in config.jails):
+        from floodwall.enforcement.commands import CommandEnforcer
+        enforcer = CommandEnforcer(enforcer, config.enabled_jails(), evidence=evidence)
+    return enforcer
 
 
 class Daemon:
@@ -63,7 +71,10 @@ class Daemon:
         self.addons = list(addons)
         """Plug-ins told of the daemon's events (see server/addons.py)."""
         self.clock = clock or SystemClock()
-        self.enforcer = enforcer or make_enforcer(config)
+        self._failures_of: dict[tuple[str, str], Sequence[Failure]] = {}
+        """Failures of the bans being applied right now, for command actions' tags."""
+        self.enforcer = enforcer or make_enforcer(
+            config, lambda ban: self._failures_of.get((ban.jail, ban.key), ()))
         self.database = database or Database(config.database)
         self.ledger = Ledger(self.database)
         self.pipeline = Pipeline(config)
@@ -147,7 +158,7 @@ class Daemon:
     async def reload(self) -> None:
         """Read the configuration again; counts and bans carry over. A bad file changes nothing."""
         try:
-            config = load_config(self.config.path)
+            config = load_config(self.config.path, self.config.fail2ban_dir)
         except ConfigError as problem:
             log.error("reload refused, still running the previous configuration: %s", problem)
             return
@@ -296,7 +307,11 @@ class Daemon:
         if not bans:
             return []
         changes = self.ledger.add(bans)
-        self._enforce(changes, now)
+        self._failures_of = {(ban.jail, ban.key): failures for ban, failures in bans}
+        try:
+            self._enforce(changes, now)
+        finally:
+            self._failures_of = {}
         applied = [change.ban for change in changes]
         for ban in applied:
             self.bans_made += 1

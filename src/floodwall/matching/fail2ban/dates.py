@@ -325,6 +325,7 @@ class DateDetector:
         self._last_end: tuple[int, str, str] = (0x7FFFFFFF, "", "")
         self._first_unused = 0
         self._times: dict[tuple[str, tuple[str | None, ...]], tuple[float, float | None]] = {}
+        self._minutes: dict[tuple[str | None, ...], tuple[float, float | None]] = {}
 
     @property
     def templates(self) -> list[DateTemplate]:
@@ -352,6 +353,11 @@ class DateDetector:
             if template.kind is not Kind.FIELDS:
                 return template.to_time(found.match, now, self._default_offset)
             fields = found.match.groupdict()
+            second = fields.get("S")
+            if second is not None and second.isdigit() and int(second) < 60:
+                minute = self._minute_start(template, fields, now)
+                if minute is not None:
+                    return minute + int(second)
             key = (template.name, tuple(fields.values()))
             cached = self._times.get(key)
             if cached is not None and (cached[1] is None or cached[1] == now):
@@ -363,6 +369,22 @@ class DateDetector:
             self._times.clear()
         self._times[key] = (value, now if completes_from_now(fields) else None)
         return value
+
+    def _minute_start(self, template: DateTemplate, fields: dict[str, str | None],
+                      now: float) -> float | None:
+        """Unix time of second 0 of the date's minute, when every second of that minute
+        converts to it plus the second (no completion from `now` cuts through it); cached."""
+        key = (template.name, *(value for name, value in fields.items() if name not in "Sf"))
+        cached = self._minutes.get(key)
+        if cached is not None and (cached[1] is None or cached[1] == now):
+            return cached[0]
+        start = fields_to_time({**fields, "S": "00"}, now, self._default_offset)
+        if fields_to_time({**fields, "S": "59"}, now, self._default_offset) - start != 59:
+            return None
+        if len(self._minutes) >= TIME_CACHE_SIZE:
+            self._minutes.clear()
+        self._minutes[key] = (start, now if completes_from_now(fields) else None)
+        return start
 
     def _search(self, line: str) -> tuple[re.Match[str], int] | None:
         candidates = self._candidates

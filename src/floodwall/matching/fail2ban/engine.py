@@ -13,6 +13,8 @@ from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban.dates import DateDetector
 from floodwall.matching.fail2ban.filterdef import FilterDefinition, load_filter
 from floodwall.matching.fail2ban.hosts import canonical_host
+from floodwall.matching.fail2ban.prefilter import LinePrefilter, Unsupported
+from floodwall.matching.fail2ban.prefilter import build as build_prefilter
 from floodwall.matching.fail2ban.regex import TaggedRegex
 
 RECENT_DATE_SECONDS = 60
@@ -163,6 +165,8 @@ class Fail2banFilter:
         self._buffer: list[Entry] = []
         self._last_date: float | None = None
         self._tickets = _ExpiringCache(self._clock, MLFID_CAPACITY, MLFID_SECONDS)
+        self._prefilter: LinePrefilter | None = None
+        self._prefilter_built = False
 
     def feed(self, line: str, lineno: int) -> list[FilterFailure]:
         """Process one log line (without its newline); the failures it completes."""
@@ -177,6 +181,50 @@ class Fail2banFilter:
         if failures:
             self.stats.matched += 1
         return failures
+
+    def feed_buffer(self, buffer: bytes, first_lineno: int) -> list[FilterFailure]:
+        """Process whole lines at once (`buffer` ends at a line end, or at the end of the log).
+
+        Same failures and line counts as `feed` on each line (decoded as UTF-8, undecodable
+        bytes as U+FFFD, trailing CR/LF stripped); single-line filters only examine the lines
+        a Hyperscan prefilter flags. Date statistics count the examined lines.
+        """
+        prefilter = self._line_prefilter()
+        if prefilter is None:
+            failures = []
+            raws = buffer.split(b"\n")
+            if raws[-1] == b"":
+                raws.pop()
+            for lineno, raw in enumerate(raws, first_lineno):
+                failures += self.feed(raw.decode("utf-8", "replace").rstrip("\r"), lineno)
+            return failures
+        scanned = buffer if buffer.endswith(b"\n") or not buffer else buffer + b"\n"
+        failures = []
+        lineno, position = first_lineno, 0
+        find, count = scanned.find, scanned.count
+        for start in prefilter.line_starts(scanned):
+            lineno += count(b"\n", position, start)
+            position = start
+            line = scanned[start:find(b"\n", start)].decode("utf-8", "replace").rstrip("\r")
+            failures += self.feed(line, lineno)
+            self.stats.lines -= 1  # counted below with the lines skipped
+        self.stats.lines += lineno - first_lineno + count(b"\n", position)
+        return failures
+
+    def _line_prefilter(self) -> LinePrefilter | None:
+        """The filter's Hyperscan prefilter, built on first use; None when lines must all be
+        examined (multi-line filters, or regexes that may match nearly anything)."""
+        if self._prefilter_built:
+            return self._prefilter
+        self._prefilter_built = True
+        if self._maxlines == 1:
+            try:
+                self._prefilter = build_prefilter(
+                    [regex.pattern.pattern for regex in self.failregexes],
+                    date_gap=not self.journal)
+            except Unsupported:
+                self._prefilter = None
+        return self._prefilter
 
     def _split_date(self, line: str) -> tuple[Entry, float | None]:
         """The line without its date, and the date (or the last recent one, or none)."""

@@ -106,7 +106,7 @@ def _definition_options(config: ConfigSet, given: Mapping[str, str]) -> dict[str
     return found
 
 
-def _init_options(config: ConfigSet, given: Mapping[str, str]) -> dict[str, str]:
+def init_options(config: ConfigSet, given: Mapping[str, str]) -> dict[str, str]:
     """Caller's options over [Init]'s; each [Init] value also kept as `known/<name>`."""
     options = dict(given)
     if INIT not in config.sections:
@@ -123,7 +123,7 @@ def load_filter(path: str, options: Mapping[str, str] | None = None) -> FilterDe
     """Read filter file `path` with jail-style arguments `options` (`name[key=value]`)."""
     given = dict(options or {})
     config = read_config(path)
-    combined = {**_definition_options(config, given), **_init_options(config, given)}
+    combined = {**_definition_options(config, given), **init_options(config, given)}
     ignore = frozenset(match.group(1) for match in map(_CONDITIONAL_NAME.match, combined) if match)
 
     def lookup(tag: str) -> str | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 
 _V4_MAPPED = 0xFFFF << 32
 _V4_MAPPED_MASK = ~((1 << 32) - 1) & ((1 << 128) - 1)
 
 
+@functools.lru_cache(maxsize=65536)
 def canonical_host(text: str, family: int | None = None, prefix: int | None = None) -> str:
     """`text` as a canonical address (IPv4-mapped IPv6 as IPv4, `/prefix` when narrower than
     a host); text that is not an address of `family` (4, 6 or either) is returned unchanged."""

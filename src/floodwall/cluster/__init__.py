@@ -1,0 +1,1 @@
+"""floodwall.cluster room (see DESIGN.md)."""

@@ -1,0 +1,196 @@
+"""The [cluster] table: which Redis a node shares its fleet's decisions and counts through."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from floodwall.errors import ConfigError
+
+KEYS = frozenset({"url", "node", "fleet", "username", "password", "tls_ca", "tls_cert",
+                  "tls_key", "tls_verify", "sentinels", "sentinel_master", "advertise",
+                  "gateways", "origin_ports", "heartbeat", "timeout"})
+"""Keys the [cluster] table accepts."""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
+_SCHEMES = ("redis", "rediss", "unix")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """How this node reaches its fleet's Redis, and what it tells the fleet about itself."""
+
+    url: str
+    """redis://host:port/db, rediss:// (TLS) or unix:///path/to/redis.sock."""
+    node: str
+    """This node's name in the fleet (default: the host name); shown as a ban's origin."""
+    fleet: str = "default"
+    """Fleet name: nodes sharing a Redis and a fleet name act as one."""
+    username: str | None = None
+    """Redis ACL user (Redis 6+); None uses the URL's or the default user."""
+    password: str | None = None
+    """Redis password (requirepass or the ACL user's); None uses the URL's, if any."""
+    tls_ca: str | None = None
+    """CA certificates (PEM) that sign the Redis server's certificate (rediss://)."""
+    tls_cert: str | None = None
+    """Client certificate (PEM) for Redis servers that require one."""
+    tls_key: str | None = None
+    """Key of the client certificate."""
+    tls_verify: bool = True
+    """Check the server certificate (turn off only for testing)."""
+    sentinels: tuple[tuple[str, int], ...] = ()
+    """Redis Sentinel addresses ("host:port"); with them the master is found by name."""
+    sentinel_master: str = "mymaster"
+    """Name of the master the sentinels watch."""
+    advertise: tuple[str, ...] = ()
+    """Addresses this gateway uses towards the origin server (for `origin-rules`)."""
+    gateways: tuple[str, ...] = ()
+    """Gateway addresses or networks always allowed by `origin-rules`, besides live nodes'."""
+    origin_ports: tuple[str, ...] = ("80", "443")
+    """TCP ports of the protected origin service that `origin-rules` locks down."""
+    heartbeat: float = 2.0
+    """Seconds between two heartbeats of this node."""
+    timeout: float = 3.0
+    """Seconds a connection attempt or a Redis command may take."""
+
+    def prefix(self) -> str:
+        """Common prefix of this fleet's Redis keys."""
+        return f"floodwall:{self.fleet}:"
+
+    def where(self) -> str:
+        """The Redis address for messages, without any password."""
+        if self.sentinels:
+            hosts = ", ".join(f"{host}:{port}" for host, port in self.sentinels)
+            return f"sentinel master '{self.sentinel_master}' via {hosts}"
+        parts = urlsplit(self.url)
+        if parts.scheme == "unix":
+            return f"unix:{parts.path}"
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+
+
+def parse_cluster(body: Mapping[str, Any],
+                  error: Callable[[str, str | None], ConfigError]) -> ClusterConfig:
+    """Validate the [cluster] table; `error(message, key)` makes a located ConfigError."""
+    for key in body:
+        if key not in KEYS:
+            raise error(f"unknown key; expected one of: {', '.join(sorted(KEYS))}", key)
+
+    def get(key: str, convert: Callable[[Any], Any], default: Any = None) -> Any:
+        if key not in body:
+            return default
+        try:
+            return convert(body[key])
+        except (ValueError, TypeError) as problem:
+            raise error(str(problem), key) from None
+
+    sentinels = get("sentinels", _host_ports, ())
+    if "url" not in body and not sentinels:
+        raise error("missing 'url': the fleet's Redis, e.g. url = \"redis://10.0.0.5:6379/0\" "
+                    "or \"unix:///run/redis/redis.sock\" (or give sentinels)", None)
+    return ClusterConfig(
+        url=get("url", _url, "redis://"),
+        node=get("node", _name, socket.gethostname().split(".")[0] or "node"),
+        fleet=get("fleet", _name, "default"),
+        username=get("username", _text),
+        password=get("password", _text),
+        tls_ca=get("tls_ca", _text),
+        tls_cert=get("tls_cert", _text),
+        tls_key=get("tls_key", _text),
+        tls_verify=get("tls_verify", _bool, True),
+        sentinels=sentinels,
+        sentinel_master=get("sentinel_master", _name, "mymaster"),
+        advertise=get("advertise", _addresses, ()),
+        gateways=get("gateways", _networks, ()),
+        origin_ports=get("origin_ports", _ports, ("80", "443")),
+        heartbeat=get("heartbeat", _seconds, 2.0),
+        timeout=get("timeout", _seconds, 3.0),
+    )
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError("expected a name of letters, digits, '.', '_' and '-' (at most 63), "
+                         f"got {value!r}")
+    return value
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    parts = urlsplit(text)
+    if parts.scheme not in _SCHEMES:
+        raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
+    if parts.scheme == "unix" and not parts.path.startswith("/"):
+        raise ValueError(f"a unix URL needs an absolute socket path, e.g. "
+                         f"\"unix:///run/redis/redis.sock\", got {value!r}")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError(f"the URL names no host, e.g. \"redis://10.0.0.5:6379/0\", "
+                         f"got {value!r}")
+    return text
+
+
+def _host_ports(value: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a list of \"host:port\" sentinels, got {value!r}")
+    result = []
+    for item in value:
+        match = re.match(r"^\[?([^\[\]\s]+?)\]?:(\d{1,5})$", str(item))
+        if not isinstance(item, str) or not match or not 0 < int(match.group(2)) < 65536:
+            raise ValueError(f"expected \"host:port\" such as \"10.0.0.5:26379\", got {item!r}")
+        result.append((match.group(1), int(match.group(2))))
+    return tuple(result)
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise TypeError(f"expected a list of addresses, got {value!r}")
+    try:
+        return tuple(str(ipaddress.ip_address(item)) for item in items)
+    except ValueError:
+        raise ValueError(f"expected IP addresses such as \"198.51.100.7\", got {value!r}") from None
+
+
+def _networks(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise TypeError(f"expected a list of addresses or networks, got {value!r}")
+    try:
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items)
+    except (ValueError, TypeError):
+        raise ValueError("expected addresses or CIDR networks such as \"198.51.100.0/28\", "
+                         f"got {value!r}") from None
+
+
+def _ports(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    ports = []
+    for item in items:
+        text = str(item)
+        if isinstance(item, bool) or not re.match(r"^\d{1,5}(-\d{1,5})?$", text) or not all(
+                0 < int(part) < 65536 for part in text.split("-")):
+            raise ValueError(f"expected TCP ports like 443 or \"8000-8080\", got {item!r}")
+        ports.append(text)
+    return tuple(ports)
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"expected a number of seconds above zero, got {value!r}")
+    return float(value)

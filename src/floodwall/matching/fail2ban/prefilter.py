@@ -1,0 +1,365 @@
+"""Which lines of a buffer may match a filter's failregexes, found by Hyperscan in one pass.
+
+The failregexes are rewritten into byte patterns that match a SUPERSET of what Python's
+`re` matches on the decoded line: anchors and lookarounds are dropped, back-references and
+conditionals become what they could match, each character class becomes its ASCII bytes
+plus "any run of non-ASCII bytes" when it may match a non-ASCII character (Python's Unicode
+classes and case folding included), and, since fail2ban removes the date from a line before
+its regexes run, one gap of any length is allowed anywhere inside a match. Hyperscan then
+scans a whole buffer (in prefilter mode, which may widen a pattern further, never narrow
+it), and only the lines it flags go through the exact per-line path. A line it does not
+flag cannot produce a failure, so skipping it changes no result.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import re._compiler as sre_compile  # type: ignore[import-not-found]
+import re._constants as sre  # type: ignore[import-not-found]
+import re._parser as sre_parse  # type: ignore[import-not-found]
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import hyperscan
+
+MAX_PATTERN_CHARS = 400_000
+"""A rewritten pattern longer than this is not worth compiling: the filter runs line by line."""
+
+# The only non-ASCII characters Python's re.IGNORECASE matches to ASCII letters (İ ı ſ K).
+_FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"
+_GAP = "[^\\n]*"
+BIG_ITEM_CHARS = 120
+"""A gap inside a part rendered longer than this is covered by letting the whole part be any
+text (a few more candidate lines; much smaller, faster patterns)."""
+
+
+class Unsupported(Exception):
+    """The regex has no useful superset pattern (it may match anything, or too big)."""
+
+
+class LinePrefilter:
+    """A Hyperscan database of superset patterns, one per failregex.
+
+    Compiling large filters takes a second or more, so the compiled database is kept in the
+    user's cache folder (`$XDG_CACHE_HOME/floodwall`), named by a hash of the patterns and
+    the Hyperscan version; an unreadable or unwritable cache only costs the compile.
+    """
+
+    def __init__(self, patterns: Sequence[bytes]) -> None:
+        digest = hashlib.sha256(b"\0".join([hyperscan.__version__.encode(), *patterns]))
+        cached = _cache_dir() / f"{digest.hexdigest()}.hsdb"
+        try:
+            self._database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            self._database.scratch = hyperscan.Scratch(self._database)
+            return
+        except (OSError, hyperscan.error):
+            pass
+        self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        try:
+            self._database.compile(expressions=list(patterns), ids=list(range(len(patterns))),
+                                   elements=len(patterns),
+                                   flags=[hyperscan.HS_FLAG_PREFILTER] * len(patterns))
+        except hyperscan.error as error:
+            raise Unsupported(str(error)) from None
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_bytes(hyperscan.dumpb(self._database))
+            partial.replace(cached)
+        except OSError:
+            pass
+
+    def line_starts(self, buffer: bytes) -> list[int]:
+        """Start offsets, increasing, of the lines of `buffer` that may match."""
+        ends: list[int] = []
+        add = ends.append
+
+        def collect(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
+            add(end)
+
+        self._database.scan(buffer, match_event_handler=collect)
+        ends.sort()
+        starts: list[int] = []
+        newline = -1  # where the line of the last start ends
+        rfind, find = buffer.rfind, buffer.find
+        for end in ends:
+            last = end - 1  # the last byte matched decides the line (it may be its newline)
+            if last <= newline:
+                continue
+            starts.append(rfind(b"\n", 0, last) + 1)
+            newline = find(b"\n", last)
+            if newline < 0:
+                newline = len(buffer)
+        return starts
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "floodwall" / "hyperscan"
+
+
+def build(regexes: Sequence[str], *, flags: int = 0, date_gap: bool = True) -> LinePrefilter:
+    """A prefilter for `regexes` (expanded Python regexes); Unsupported when none is useful."""
+    patterns = [superset_pattern(regex, flags=flags, date_gap=date_gap).encode("ascii")
+                for regex in regexes]
+    return LinePrefilter(patterns)
+
+
+def superset_pattern(regex: str, *, flags: int = 0, date_gap: bool = True) -> str:
+    """A Hyperscan byte pattern matching every UTF-8 line on which `regex` has a match."""
+    parsed = sre_parse.parse(regex, flags)
+    writer = _Writer(parsed.state.flags)
+    items = writer.items(list(parsed), parsed.state.flags, top=True)
+    if not items:
+        raise Unsupported(f"{regex!r} may match an empty string")
+    text = writer.sequence(items, gap=date_gap, top=True)
+    if len(text) > MAX_PATTERN_CHARS:
+        raise Unsupported(f"{regex!r} rewrites to {len(text)} characters")
+    return text
+
+
+class _Item:
+    """One element of a sequence, rendered, with what a gap may do inside it."""
+
+    __slots__ = ("absorbs", "inner_gap", "newline", "optional", "text")
+
+    def __init__(self, text: str, inner_gap: str | None = None, *, absorbs: bool = False,
+                 optional: bool = False, newline: bool = False) -> None:
+        self.text = text
+        self.inner_gap = inner_gap
+        """The element with one gap strictly inside it (None: single characters)."""
+        self.absorbs = absorbs
+        """A gap beside it changes nothing (`.*`)."""
+        self.optional = optional
+        """It may match the empty string."""
+        self.newline = newline
+        """It may match the newline that ends a line."""
+
+
+class _Writer:
+    """Turns a parsed Python regex into Hyperscan syntax, optionally with one gap inside."""
+
+    def __init__(self, global_flags: int) -> None:
+        self._global = global_flags
+
+    def items(self, nodes: list[tuple[Any, Any]], flags: int, *, top: bool = False) -> list[_Item]:
+        items = [item for node in nodes if (item := self._item(node, flags)) is not None]
+        if top:
+            # Trailing optional parts widen the set of match ends, not the set of lines.
+            while items and items[-1].optional:
+                items.pop()
+        return items
+
+    def sequence(self, items: list[_Item], *, gap: bool, top: bool = False) -> str:
+        """The items in a row; with `gap`, the alternatives with one gap inside the row."""
+        plain = "".join(item.text for item in items)
+        if not gap:
+            return plain
+        if top:
+            # A gap in the part before the first `.*` is covered by dropping that part: the
+            # rest of the row, found anywhere in the line (cheap, and nearly as selective).
+            absorbing = next((i for i, item in enumerate(items) if item.absorbs), 0)
+            variants = self._gapped(items[absorbing:]) if absorbing else self._gapped(items)
+            if absorbing:
+                rest = "".join(item.text for item in items[absorbing:])
+                variants = [rest] + [variant for variant in variants if variant != rest]
+        else:
+            variants = self._gapped(items)
+        if not variants:
+            return plain if top else ""
+        if top:
+            # A gap may also sit where a `.*` swallows it: the plain row covers that.
+            return "|".join([plain, *variants])
+        return _alternation(variants)
+
+    def _gapped(self, items: list[_Item]) -> list[str]:
+        """Alternatives with one gap inside the row, split in halves so the size stays n·log n."""
+        if len(items) == 1:
+            item = items[0]
+            if len(item.text) > BIG_ITEM_CHARS and not item.newline:
+                return [_GAP]  # the whole item, gap included, is some text on the line
+            return [item.inner_gap] if item.inner_gap else []
+        middle = len(items) // 2
+        left, right = items[:middle], items[middle:]
+        left_text = "".join(item.text for item in left)
+        right_text = "".join(item.text for item in right)
+        variants: list[str] = []
+        if not (left[-1].absorbs or right[0].absorbs):
+            variants.append(left_text + _GAP + right_text)
+        inner_left = self._gapped(left)
+        if inner_left:
+            variants.append(_alternation(inner_left) + right_text)
+        inner_right = self._gapped(right)
+        if inner_right:
+            variants.append(left_text + _alternation(inner_right))
+        return variants
+
+    def _item(self, node: tuple[Any, Any], flags: int) -> _Item | None:
+        op, value = node
+        if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            return None  # dropping an assertion only widens the match
+        if op in (sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN):
+            text, newline = _char_class(node, flags)
+            return _Item(text, newline=newline)
+        if op is sre.SUBPATTERN:
+            _group, add_flags, del_flags, sub = value
+            return self._group(list(sub), (flags | add_flags) & ~del_flags)
+        if op is sre.ATOMIC_GROUP:
+            return self._group(list(value), flags)
+        if op is sre.BRANCH:
+            return self._branch([list(branch) for branch in value[1]], flags)
+        if op is sre.GROUPREF_EXISTS:
+            _group, yes, no = value
+            return self._branch([list(yes), list(no) if no is not None else []], flags)
+        if op is sre.GROUPREF:
+            return _Item(_GAP, absorbs=True, optional=True)  # whatever the group held, on this line
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            return self._repeat(value, flags)
+        raise Unsupported(f"regex construct {op} has no superset here")
+
+    def _group(self, nodes: list[tuple[Any, Any]], flags: int) -> _Item | None:
+        items = self.items(nodes, flags)
+        if not items:
+            return None
+        if len(items) == 1:
+            return items[0]
+        inner = self.sequence(items, gap=True)
+        return _Item("(?:" + "".join(item.text for item in items) + ")", inner or None,
+                     optional=all(item.optional for item in items),
+                     newline=any(item.newline for item in items))
+
+    def _branch(self, branches: list[list[tuple[Any, Any]]], flags: int) -> _Item | None:
+        rendered = [self.items(branch, flags) for branch in branches]
+        texts = ["".join(item.text for item in items) for items in rendered]
+        if any(not text for text in texts):
+            # One branch may match nothing: the whole alternation is optional.
+            alternatives = [text for text in texts if text]
+            if not alternatives:
+                return None
+            text = "(?:" + "|".join(alternatives) + ")?"
+        else:
+            text = "(?:" + "|".join(texts) + ")"
+        inner = [self.sequence(items, gap=True) for items in rendered if items]
+        inner = [part for part in inner if part]
+        return _Item(text, "(?:" + "|".join(inner) + ")" if inner else None,
+                     optional=any(all(item.optional for item in items) for items in rendered),
+                     newline=any(item.newline for items in rendered for item in items))
+
+    def _repeat(self, value: tuple[int, int, Any], flags: int) -> _Item | None:
+        low, high, sub = value
+        body = self._group(list(sub), flags)
+        if body is None or high == 0:
+            return None
+        unbounded = high is sre.MAXREPEAT or high >= 1000
+        if body.text.endswith("]+") and _is_atom(body.text[:-1]):
+            # A run of a wide class: any count of its bytes, at least `low`.
+            atom = body.text[:-1]
+            unbounded = True
+        else:
+            atom = body.text if _is_atom(body.text) else f"(?:{body.text})"
+        count = ("*" if low == 0 else "+" if low == 1 else f"{{{low},}}") if unbounded \
+            else ("?" if (low, high) == (0, 1) else f"{{{low},{high}}}")
+        text = atom + count
+        absorbs = unbounded and body.text in (_ANY_LINE_CHAR, _ANY_CHAR)
+        optional = low == 0 or body.optional
+        if absorbs:
+            return _Item(text, absorbs=True, optional=optional)
+        gaps: list[str] = []
+        if body.inner_gap:
+            gaps.append(body.inner_gap)
+        if unbounded or high > 1:
+            gaps.append(atom + _GAP + atom)  # a gap between two repetitions
+        if not gaps:
+            return _Item(text, optional=optional, newline=body.newline)
+        inner = "(?:" + "|".join(gaps) + ")"
+        # Several repetitions around the one holding the gap (a superset of the counts).
+        return _Item(text, f"{atom}*{inner}{atom}*" if unbounded or high > 1 else inner,
+                     optional=optional, newline=body.newline)
+
+
+def _alternation(variants: list[str]) -> str:
+    return variants[0] if len(variants) == 1 else "(?:" + "|".join(variants) + ")"
+
+
+def _is_atom(text: str) -> bool:
+    """Whether a quantifier may follow `text` without parentheses."""
+    if text.startswith("[") and text.endswith("]") and text.count("[") == 1:
+        return True
+    return len(text) == 1 or (text.startswith("\\x") and len(text) == 4)
+
+
+@functools.lru_cache(maxsize=4096)
+def _single(node: tuple[Any, Any], flags: int) -> re.Pattern[str]:
+    state = sre_parse.State()
+    state.flags = flags
+    return sre_compile.compile(sre_parse.SubPattern(state, [node]), flags)  # type: ignore[no-any-return]
+
+
+def _char_class(node: tuple[Any, Any], flags: int) -> tuple[str, bool]:
+    """Bytes for one Python character: its ASCII members, or any non-ASCII run; and whether
+    it may be the newline."""
+    key = _hashable(node)
+    pattern = _single(key, flags)
+    members = [code for code in range(128) if pattern.fullmatch(chr(code))]
+    wide = _may_be_non_ascii(node, flags) or any(pattern.fullmatch(c) for c in _FOLDS_TO_ASCII)
+    if 10 in members:
+        # The newline fail2ban appends may stand where the file has "\r\n" (it strips "\r").
+        return _byte_class(sorted({*members, 13, *(range(128, 256) if wide else ())})) + "+", True
+    if not wide:
+        if not members:
+            raise Unsupported("a character class that matches nothing")
+        return _byte_class(members), False
+    # A non-ASCII character is a run of bytes >= 0x80 in the line: one or more of them.
+    return _byte_class(members + list(range(128, 256))) + "+", False
+
+
+def _hashable(node: Any) -> Any:
+    if isinstance(node, (list, tuple)):
+        return tuple(_hashable(part) for part in node)
+    return node
+
+
+def _may_be_non_ascii(node: tuple[Any, Any], flags: int) -> bool:
+    op, value = node
+    if op in (sre.ANY, sre.NOT_LITERAL):
+        return True
+    if op is sre.LITERAL:
+        return bool(value >= 128)
+    for item_op, item in value:  # IN
+        if item_op is sre.NEGATE or (item_op is sre.LITERAL and item >= 128):
+            return True
+        if item_op is sre.RANGE and item[1] >= 128:
+            return True
+        if item_op is sre.CATEGORY and not (
+                flags & re.ASCII and item in (sre.CATEGORY_DIGIT, sre.CATEGORY_WORD,
+                                              sre.CATEGORY_SPACE)):
+            return True
+    return False
+
+
+def _byte_class(codes: list[int]) -> str:
+    if len(codes) == 1:
+        return _escape(codes[0])
+    ranges: list[str] = []
+    start = previous = codes[0]
+    for code in codes[1:] + [-1]:
+        if code == previous + 1:
+            previous = code
+            continue
+        ranges.append(_escape(start) if start == previous
+                      else f"{_escape(start)}-{_escape(previous)}")
+        start = previous = code
+    return "[" + "".join(ranges) + "]"
+
+
+def _escape(code: int) -> str:
+    char = chr(code)
+    return char if char.isascii() and char.isalnum() else f"\\x{code:02x}"
+
+
+_ANY_LINE_CHAR = _byte_class([c for c in range(256) if c != 10]) + "+"
+_ANY_CHAR = _byte_class(list(range(256))) + "+"

@@ -1,0 +1,53 @@
+"""Prometheus metrics of a running daemon, read from its counters at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class DaemonCollector(Collector):
+    """Lines read, failures, bans and active bans per jail, ban latency, recon backlog."""
+
+    def __init__(self, daemon: Any, recon: Any = None) -> None:
+        self.daemon = daemon
+        self.recon = recon
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families, as they stand now."""
+        daemon = self.daemon
+        yield CounterMetricFamily("floodwall_lines_read", "Log lines read since start.",
+                                  value=daemon.lines_read)
+        jails = list(daemon.pipeline.jails)
+        failures = CounterMetricFamily("floodwall_failures", "Failures counted since start.",
+                                       labels=["jail"])
+        for name, jail in daemon.pipeline.jails.items():
+            failures.add_metric([name], jail.failures_seen)
+        yield failures
+        bans = CounterMetricFamily("floodwall_bans", "Bans added or extended since start.",
+                                   labels=["jail"])
+        active = GaugeMetricFamily("floodwall_active_bans", "Bans in force.", labels=["jail"])
+        active_bans = daemon.ledger.active()
+        for name in sorted({*jails, *daemon.bans_by_jail, *(b.jail for b in active_bans)}):
+            bans.add_metric([name], daemon.bans_by_jail.get(name, 0))
+            active.add_metric([name], sum(1 for b in active_bans if b.jail == name))
+        yield bans
+        yield active
+        yield from daemon.ban_latency.collect()
+        if self.recon is not None:
+            yield GaugeMetricFamily("floodwall_recon_pending",
+                                    "Banned addresses waiting for enrichment.",
+                                    value=self.recon.pending())
+
+
+def render_metrics(daemon: Any, recon: Any = None) -> bytes:
+    """The Prometheus text exposition of a daemon's metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DaemonCollector(daemon, recon))
+    return generate_latest(registry)

@@ -1,0 +1,128 @@
+"""fail2ban command actions: real commands run (or refused) for real bans."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from floodwall.config.fail2ban_actions import command_action, resolve_action
+from floodwall.config.model import Fail2banFilterRef, JailConfig
+from floodwall.enforcement.base import JailFirewall
+from floodwall.enforcement.commands import CommandEnforcer
+from floodwall.enforcement.recording import RecordingEnforcer
+from floodwall.matching.entries import Entry
+from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
+from floodwall.model import Ban, Change, Failure, SourceLine
+
+SSHD_FILTER = Path("/etc/fail2ban/filter.d/sshd.conf")
+ARGV_ACTION = """[Definition]
+actionstart = touch <dir>/started-<name>
+actionstop = rm -f <dir>/started-<name>
+actionban = touch <dir>/banned-<ip>-<failures>
+actionunban = rm <dir>/banned-<ip>-<failures>
+[Init]
+dir = {dir}
+"""
+SHELL_ACTION = """[Definition]
+actionban = echo <F-USER> >> <dir>/users && touch <dir>/shell-banned-<ip>
+[Init]
+dir = {dir}
+"""
+
+
+def _jail(tmp_path: Path, action: str, *, firewall: bool) -> JailConfig:
+    path = tmp_path / "action.d" / "note.conf"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(action.format(dir=tmp_path))
+    command = command_action(resolve_action(str(path), {}, "sshd", {}))
+    return JailConfig(name="sshd", logpath=(), filter="fail2ban", maxretry=3, findtime=600,
+                      bantime=600, commands=(command,), firewall=firewall)
+
+
+def _ban(key: str) -> Ban:
+    return Ban(key, "sshd", 1_700_000_000.0, 1_700_000_600.0, count=3)
+
+
+def _sshd_failures(user: str, address: str) -> list[Failure]:
+    """Failures the real sshd filter reads from a log line naming `user`."""
+    line_filter = Fail2banLineFilter("sshd", Fail2banFilterRef(str(SSHD_FILTER)))
+    text = (f"Nov 22 04:00:00 host sshd[4242]: Failed password for {user} from {address} "
+            "port 50022 ssh2")
+    failures = line_filter.failures(Entry(SourceLine("auth.log", 1, text), None))
+    assert [failure.key for failure in failures] == [address]
+    return failures
+
+
+def test_start_ban_unban_stop_run_without_a_shell(tmp_path: Path) -> None:
+    inner = RecordingEnforcer()
+    enforcer = CommandEnforcer(inner, [_jail(tmp_path, ARGV_ACTION, firewall=True)])
+    enforcer.setup([JailFirewall("sshd", ("ssh",))])
+    assert (tmp_path / "started-sshd").exists()
+    enforcer.apply([Change("add", _ban("192.0.2.8")), Change("add", _ban("2001:db8::8"))], 0)
+    assert (tmp_path / "banned-192.0.2.8-3").exists()
+    assert (tmp_path / "banned-2001:db8::8-3").exists()
+    assert inner.elements() == {"sshd": ["192.0.2.8", "2001:db8::8"]}  # native one too
+    enforcer.apply([Change("remove", _ban("192.0.2.8"))], 0)
+    assert not (tmp_path / "banned-192.0.2.8-3").exists()
+    enforcer.teardown()
+    assert not (tmp_path / "started-sshd").exists() and inner.teardowns == 1
+
+
+@pytest.mark.skipif(not SSHD_FILTER.exists(), reason="LOUD SKIP: Debian's fail2ban package "
+                    "(its sshd filter) is not installed")
+def test_shell_metacharacters_from_a_log_line_are_refused_and_logged_never_run(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    failures = _sshd_failures(f"x;touch${{IFS}}{tmp_path}/pwned", "192.0.2.9")
+    assert failures[0].fields["user"] == f"x;touch${{IFS}}{tmp_path}/pwned"
+    jail = _jail(tmp_path, SHELL_ACTION, firewall=False)
+    enforcer = CommandEnforcer(RecordingEnforcer(), [jail], evidence=lambda ban: failures)
+    enforcer.setup([JailFirewall("sshd")])
+    with caplog.at_level(logging.ERROR, logger="floodwall.enforcement"):
+        enforcer.apply([Change("add", _ban("192.0.2.9"))], 0)
+    assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "users").exists() and not (tmp_path / "shell-banned-192.0.2.9").exists()
+    [record] = caplog.records
+    assert "actionban refused for 192.0.2.9, not run" in record.getMessage()
+    assert "<F-USER> comes from a log line" in record.getMessage()
+
+
+@pytest.mark.skipif(not SSHD_FILTER.exists(), reason="LOUD SKIP: Debian's fail2ban package "
+                    "(its sshd filter) is not installed")
+def test_a_plain_user_name_reaches_a_shell_command(tmp_path: Path) -> None:
+    failures = _sshd_failures("admin", "192.0.2.10")
+    inner = RecordingEnforcer()
+    enforcer = CommandEnforcer(inner, [_jail(tmp_path, SHELL_ACTION, firewall=False)],
+                               evidence=lambda ban: failures)
+    enforcer.setup([JailFirewall("sshd")])
+    assert inner.setups == [()]  # a command-only jail gets no firewall set
+    enforcer.apply([Change("add", _ban("192.0.2.10"))], 0)
+    assert (tmp_path / "users").read_text() == "admin\n"
+    assert (tmp_path / "shell-banned-192.0.2.10").exists()
+    assert inner.changes == [] and enforcer.elements() == {"sshd": ["192.0.2.10"]}
+
+
+@pytest.mark.skipif(not SSHD_FILTER.exists(), reason="LOUD SKIP: Debian's fail2ban package "
+                    "(its sshd filter) is not installed")
+def test_the_daemon_hands_a_bans_failures_to_command_actions(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from floodwall.config.loader import parse_config
+    from floodwall.model import Decision
+    from floodwall.server.daemon import Daemon
+
+    base = parse_config(f'[floodwall]\nstate_dir = "{tmp_path}/state"\n'
+                        f'socket = "{tmp_path}/c.sock"\nbackend = "dry-run"\n'
+                        '[jails.other]\nlogpath = "/x"\n', str(tmp_path / "f.toml"))
+    jail = replace(_jail(tmp_path, SHELL_ACTION, firewall=False),
+                   fail2ban=Fail2banFilterRef(str(SSHD_FILTER)))
+    config = replace(base, jails=(jail,))
+    daemon = Daemon(config)
+    daemon._rebuild_firewall()
+    failures = _sshd_failures("operator", "192.0.2.11")
+    now = failures[0].time
+    daemon.ban([Decision("sshd", "192.0.2.11", now, "3 failures", tuple(failures))], now)
+    assert (tmp_path / "users").read_text() == "operator\n"
+    assert (tmp_path / "shell-banned-192.0.2.11").exists()
+    daemon.database.close()

@@ -1,0 +1,38 @@
+"""A copy of Debian's /etc/fail2ban with a jail.local and overrides, for the tests' own use."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from pathlib import Path
+
+SYSTEM_DIR = Path("/etc/fail2ban")
+
+
+def skip_reason() -> str | None:
+    """Why fail2ban-based tests cannot run here (None when they can)."""
+    if not (SYSTEM_DIR / "jail.conf").exists():
+        return "Debian's fail2ban package is not installed (no /etc/fail2ban/jail.conf)"
+    if shutil.which("fail2ban-client") is None:
+        return "fail2ban-client is not installed (apt-get install fail2ban)"
+    return None
+
+
+def copy_config(target: Path, jail_local: str, extra: dict[str, str] | None = None) -> Path:
+    """Copy /etc/fail2ban to `target`, write jail.local and further files (relative paths)."""
+    shutil.copytree(SYSTEM_DIR, target, symlinks=True)
+    (target / "jail.local").write_text(jail_local)
+    for name, text in (extra or {}).items():
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return target
+
+
+def client_dump(directory: Path) -> list[list[object]]:
+    """The command stream `fail2ban-client -c DIR -d` prints for the directory."""
+    result = subprocess.run(["fail2ban-client", "-c", str(directory), "-d"], capture_output=True,
+                            text=True, timeout=60, check=True)
+    return [ast.literal_eval(line) for line in result.stdout.splitlines()
+            if line.startswith("[")]
