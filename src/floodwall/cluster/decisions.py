@@ -82,7 +82,7 @@ class FleetDecision:
     @classmethod
     def unban(cls, ban: Ban, node: str, now: float) -> FleetDecision:
         """The decision sharing that this node lifted a ban early."""
-        return cls("unban", ban.jail, ban.key, node, now, reason=ban.reason)
+        return cls("unban", ban.jail, ban.key, node, now, reason=f"lifted early on {node}")
 
     def to_ban(self) -> Ban:
         """The ban a node records for a fleet ban decision (its origin is the deciding node)."""

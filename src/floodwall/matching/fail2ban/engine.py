@@ -19,6 +19,10 @@ from floodwall.matching.fail2ban.regex import TaggedRegex
 
 RECENT_DATE_SECONDS = 60
 """A line without a date inherits the last date seen if that is at most this old."""
+PROBE_BYTES = 256 << 10
+"""How much of the first buffer decides whether the prefilter pays."""
+DENSE_CANDIDATES = 0.2
+"""Above this share of candidate lines, per-line matching is faster than scan + match."""
 MLFID_CAPACITY = 100
 MLFID_SECONDS = 300.0
 
@@ -189,7 +193,7 @@ class Fail2banFilter:
         bytes as U+FFFD, trailing CR/LF stripped); single-line filters only examine the lines
         a Hyperscan prefilter flags. Date statistics count the examined lines.
         """
-        prefilter = self._line_prefilter()
+        prefilter = self._line_prefilter(buffer)
         if prefilter is None:
             failures = []
             raws = buffer.split(b"\n")
@@ -211,19 +215,25 @@ class Fail2banFilter:
         self.stats.lines += lineno - first_lineno + count(b"\n", position)
         return failures
 
-    def _line_prefilter(self) -> LinePrefilter | None:
+    def _line_prefilter(self, sample: bytes) -> LinePrefilter | None:
         """The filter's Hyperscan prefilter, built on first use; None when lines must all be
-        examined (multi-line filters, or regexes that may match nearly anything)."""
+        examined: multi-line filters, regexes that may match nearly anything, or logs (judged
+        on the first `sample`) where most lines are candidates, so the scan would not pay."""
         if self._prefilter_built:
             return self._prefilter
         self._prefilter_built = True
         if self._maxlines == 1:
             try:
-                self._prefilter = build_prefilter(
+                prefilter = build_prefilter(
                     [regex.pattern.pattern for regex in self.failregexes],
                     date_gap=not self.journal)
             except Unsupported:
-                self._prefilter = None
+                return None
+            probe = sample[:PROBE_BYTES]
+            probe = probe[:probe.rfind(b"\n") + 1] or probe
+            lines = probe.count(b"\n") or 1
+            if len(prefilter.line_starts(probe)) <= DENSE_CANDIDATES * lines:
+                self._prefilter = prefilter
         return self._prefilter
 
     def _split_date(self, line: str) -> tuple[Entry, float | None]:

@@ -74,26 +74,34 @@ class LinePrefilter:
             pass
 
     def line_starts(self, buffer: bytes) -> list[int]:
-        """Start offsets, increasing, of the lines of `buffer` that may match."""
+        """Start offsets, increasing, of the lines of `buffer` that may match.
+
+        Hyperscan reports matches in order of their end; the scan stops at the first one and
+        resumes at the next line, so a line costs one report however many patterns hit it.
+        """
+        view, size = memoryview(buffer), len(buffer)
         ends: list[int] = []
-        add = ends.append
 
-        def collect(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
-            add(end)
+        def first(_id: int, _start: int, end: int, _flags: int, _context: object) -> bool:
+            ends.append(end)
+            return True  # stop: the rest of this line needs no more reports
 
-        self._database.scan(buffer, match_event_handler=collect)
-        ends.sort()
         starts: list[int] = []
-        newline = -1  # where the line of the last start ends
-        rfind, find = buffer.rfind, buffer.find
-        for end in ends:
-            last = end - 1  # the last byte matched decides the line (it may be its newline)
-            if last <= newline:
-                continue
-            starts.append(rfind(b"\n", 0, last) + 1)
-            newline = find(b"\n", last)
+        offset = 0
+        while offset < size:
+            ends.clear()
+            try:
+                self._database.scan(view[offset:], match_event_handler=first)
+            except hyperscan.ScanTerminated:
+                pass
+            if not ends:
+                break
+            last = offset + ends[0] - 1  # the last byte matched decides the line
+            starts.append(buffer.rfind(b"\n", offset, last) + 1 or offset)
+            newline = buffer.find(b"\n", last)
             if newline < 0:
-                newline = len(buffer)
+                break
+            offset = newline + 1
         return starts
 
 
