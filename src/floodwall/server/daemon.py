@@ -306,6 +306,9 @@ class Daemon:
         """
         if not bans:
             return []
+        missing = {ban.jail for ban, _ in bans} - self._firewall_jails
+        if missing:  # e.g. a fleet or imported ban of a jail this node does not run
+            self._rebuild_firewall(missing)
         changes = self.ledger.add(bans)
         self._failures_of = {(ban.jail, ban.key): failures for ban, failures in bans}
         try:
@@ -409,14 +412,9 @@ class Daemon:
             raise ControlError("import: expected 'bans', a list of ban objects")
         entries = [entry_from_record(record, f"import request, ban {index}")
                    for index, record in enumerate(records, start=1)]
-        return take_in(self.database, entries, self.clock.now(), self._apply_imported,
+        return take_in(self.database, entries, self.clock.now(),
+                       lambda bans: self.apply_bans(bans, self.clock.now()),
                        lambda key, jail: self.policy.refusal(key, jail) is not None)
-
-    def _apply_imported(self, bans: list[tuple[Ban, Sequence[Failure]]]) -> list[Ban]:
-        missing = {ban.jail for ban, _ in bans} - self._firewall_jails
-        if missing:
-            self._rebuild_firewall(missing)
-        return self.apply_bans(bans, self.clock.now())
 
     def status(self) -> dict[str, Any]:
         """Counters and per-jail state, plus what each addon with a status() adds."""
