@@ -495,7 +495,9 @@ def _recon(reader: _Reader, body: dict[str, Any]) -> ReconConfig:
             base, key)
 
     return ReconConfig(
-        enabled=get("enabled", _bool), resolver=get("resolver", _host_port_or_empty),
+        # Lookups leave the host (DNS, RDAP): on only when a [recon] table asks for them.
+        enabled=reader.convert("recon", "enabled", body.get("enabled", bool(body)), _bool),
+        resolver=get("resolver", _host_port_or_empty),
         rdap_url=get("rdap_url", _url_or_empty), mmdb=get("mmdb", _text_list),
         timeout=get("timeout", _positive_duration), cache_ttl=get("cache_ttl", _positive_duration),
         failure_ttl=get("failure_ttl", _positive_duration),

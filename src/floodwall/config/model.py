@@ -225,8 +225,8 @@ class Config:
 class ReconConfig:
     """[recon]: who the banned addresses are (rDNS, ASN, country, RDAP, backdoor ports)."""
 
-    enabled: bool = True
-    """Enrich every banned address in the background."""
+    enabled: bool = False
+    """Enrich every banned address in the background (on when a [recon] table is present)."""
     resolver: str = ""
     """DNS server for reverse lookups as "address" or "address:port"; "" = the system's."""
     rdap_url: str = "https://rdap.org"
