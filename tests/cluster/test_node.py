@@ -160,7 +160,9 @@ def test_partition_queues_then_reconciles_with_nothing_lost_or_duplicated(
         status = one.daemon.status()["cluster"]
         assert not status["connected"] and "unreachable" in status["error"]
         await asyncio.to_thread(redis_server.start)
-        await until(lambda: one.banned("dos") == ["203.0.113.5"] and
+        # connected turns true once a node's catch-up (queue, own bans, fleet state) is done.
+        await until(lambda: one.cluster.connected and two.cluster.connected and
+                    one.banned("dos") == ["203.0.113.5"] and
                     two.banned("manual") == ["203.0.113.101", "203.0.113.102"], "reconciliation")
         assert one.cluster.status()["cluster"]["queued"] == 0
         published = [(d["action"], d["key"]) for d in _stream(redis_server)]
