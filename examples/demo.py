@@ -17,11 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.traffic import generate  # noqa: E402
-
-from floodwall.config.durations import format_duration  # noqa: E402
-from floodwall.config.loader import load_config  # noqa: E402
-from floodwall.replay import replay  # noqa: E402
+from bench.traffic import generate
+from floodwall.config.durations import format_duration
+from floodwall.config.loader import load_config
+from floodwall.replay import replay
 
 OUT = ROOT / "demo-out"
 LINES = 150_000

@@ -125,7 +125,7 @@ def test_kill_9_during_a_burst_of_bans_loses_none(tmp_path: Path) -> None:
                     log.flush()
                     written += 100
             kill_after = random.randint(200, ATTACKERS // ROUNDS - 200)
-            wait_until(lambda: len(node.reported()) >= kill_after, 60,
+            wait_until(lambda kill_after=kill_after: len(node.reported()) >= kill_after, 60,
                        f"{kill_after} bans reported", interval=0.02)
             node.kill()
             reported |= set(node.reported())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from floodwall.matching import prefilter as module
 from floodwall.matching.prefilter import Prefilter
 
 DOS = (('" 401 ', '" 403 ', '" 404 ', '" 503 '), ('"GET ',))

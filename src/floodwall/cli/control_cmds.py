@@ -58,8 +58,8 @@ def _status(args: argparse.Namespace) -> int:
     print_table(["jail", "files", "failures", "tracked", "bans", "rule"],
                 [[j["name"], str(j["files"]), str(j["failures"]), str(j["tracked_keys"]),
                   str(j["active_bans"]),
-                  f"{j['maxretry']} in {format_duration(j['findtime'])} -> "
-                  f"{format_duration(j['bantime'])}"] for j in answer["jails"]])
+                  (f"{j['maxretry']} in {format_duration(j['findtime'])} -> "
+                  f"{format_duration(j['bantime'])}")] for j in answer["jails"]])
     if "cluster" in answer:
         _print_fleet(answer["cluster"])
     return 0

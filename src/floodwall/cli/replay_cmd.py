@@ -6,7 +6,7 @@ import argparse
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 from floodwall.cli.common import (
     add_config_option,
@@ -44,7 +44,7 @@ class _Progress:
         self._thread = threading.Thread(target=self._draw, daemon=True)
         self._start = time.monotonic()
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

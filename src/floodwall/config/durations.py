@@ -38,7 +38,7 @@ def format_duration(seconds: float | None) -> str:
     """Short human text for a duration ('1h', '10m', '45s', 'permanent')."""
     if seconds is None:
         return "permanent"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

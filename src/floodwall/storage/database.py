@@ -17,12 +17,12 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # version -> statements that bring version-1 databases up to it
     2: ("ALTER TABLE bans ADD COLUMN step INTEGER NOT NULL DEFAULT 0",),
     # the recon cache: one answer (or failure) per address and source, until it expires
-    3: ("CREATE TABLE IF NOT EXISTS recon (address TEXT NOT NULL, source TEXT NOT NULL, "
+    3: (("CREATE TABLE IF NOT EXISTS recon (address TEXT NOT NULL, source TEXT NOT NULL, "
         "value TEXT, error TEXT, fetched REAL NOT NULL, expires REAL NOT NULL, "
-        "PRIMARY KEY (address, source))",),
+        "PRIMARY KEY (address, source))"),),
     # decisions for the fleet's Redis, kept (in publication order) while it is unreachable
-    4: ("CREATE TABLE IF NOT EXISTS cluster_queue (id INTEGER PRIMARY KEY, "
-        "fleet TEXT NOT NULL, decision TEXT NOT NULL)",),
+    4: (("CREATE TABLE IF NOT EXISTS cluster_queue (id INTEGER PRIMARY KEY, "
+        "fleet TEXT NOT NULL, decision TEXT NOT NULL)"),),
 }
 _SCHEMA = """  -- version 1; later versions are reached through _MIGRATIONS
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
