@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 from typing import Any
 
 from floodwall.cli.common import add_config_option, add_fail2ban_option, config_from
@@ -29,8 +30,16 @@ def _run(args: argparse.Namespace) -> int:
     from floodwall.server.logs import configure_logging
     from floodwall.server.wiring import standard_addons
     configure_logging(config.logging.json, args.verbose)
+    _raise_open_file_limit()
     asyncio.run(Daemon(config, addons=standard_addons(config)).run())
     return 0
+
+
+def _raise_open_file_limit() -> None:
+    """Each followed log keeps a descriptor open: hundreds of vhosts need more than 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _check(args: argparse.Namespace) -> int:
