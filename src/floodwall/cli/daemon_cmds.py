@@ -38,8 +38,12 @@ def _run(args: argparse.Namespace) -> int:
 def _raise_open_file_limit() -> None:
     """Each followed log keeps a descriptor open: hundreds of vhosts need more than 1024."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass  # keep the limit we have; running out shows as one warning per file
 
 
 def _check(args: argparse.Namespace) -> int:
