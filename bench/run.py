@@ -35,7 +35,9 @@ CONFIG = ROOT / "examples" / "floodwall.toml"
 FAIL2BAN_PREFIX = {"dos": 200_000, "sshd": 100_000}
 """fail2ban-regex reads this many first lines of the same file (it is slow)."""
 CROWDSEC_PREFIX = 5_000
-CROWDSEC_TIMEOUT = 600.0
+TIME = "/usr/bin/time"
+"""GNU time (Debian's `time`): peak RSS and CPU seconds of the measured process."""
+CROWDSEC_TIMEOUT = 120.0
 BARE_LOOP = ("import sys\n"
              "n = 0\n"
              "for path in sys.argv[1:]:\n"
@@ -70,36 +72,32 @@ class Measure:
 
 def _run_once(command: Sequence[str], timeout: float | None = None,
               env: dict[str, str] | None = None) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS MB) of one run; raises on failure."""
-    began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env=env)
-    deadline = None if timeout is None else began + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            process.kill()
-            os.wait4(process.pid, 0)
-            raise RuntimeError(f"{command[0]} took more than {timeout:.0f} s")
-        time.sleep(0.02)
-    wall = time.perf_counter() - began
-    error = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise RuntimeError(f"{' '.join(map(str, command))} failed ({process.returncode}): "
-                           f"{error.strip()[-400:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    """(wall seconds, CPU seconds, peak RSS MB) of one run, taken by GNU time; raises on
+    failure."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        began = time.perf_counter()
+        done = subprocess.run([TIME, "-f", "%M %U %S", "-o", report.name, *command],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                              timeout=timeout, check=False)
+        wall = time.perf_counter() - began
+        fields = report.read().split()
+    if done.returncode:
+        error = done.stderr.decode("utf-8", "replace").strip()[-400:]
+        raise RuntimeError(f"{' '.join(map(str, command))} failed ({done.returncode}): {error}")
+    rss_kb, user, system = float(fields[-3]), float(fields[-2]), float(fields[-1])
+    return wall, user + system, rss_kb / 1024
 
 
 def measure(tool: str, command: Sequence[str], lines: int, runs: int, *,
             warmup: bool = False, timeout: float | None = None,
             env: dict[str, str] | None = None) -> Measure:
     """Run `command` `runs` times (after one unmeasured run when `warmup`)."""
-    if warmup:
-        _run_once(command, timeout, env)
-    results = [_run_once(command, timeout, env) for _ in range(runs)]
+    try:
+        if warmup:
+            _run_once(command, timeout, env)
+        results = [_run_once(command, timeout, env) for _ in range(runs)]
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{command[0]} took more than {timeout:.0f} s") from None
     return Measure(tool, lines, statistics.median(r[0] for r in results),
                    statistics.median(r[1] for r in results), max(r[2] for r in results), runs)
 
@@ -165,16 +163,43 @@ def _crowdsec(log: Path, work: Path, runs: int) -> Measure | str:
     config_file.write_text(yaml.safe_dump(config))
     added = subprocess.run([cscli, "-c", str(config_file), "machines", "add", "bench", "--auto",
                             "-f", str(work / "local_api_credentials.yaml"), "--force"],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, check=False)
     if added.returncode:
         return f"cscli machines add failed: {added.stderr.strip()[-300:]}"
-    # Time-machine mode: read the file, run the scenarios, send alerts to its own loopback
-    # API, exit.
-    command = [binary, "-c", str(config_file), "-dsn", f"file://{log}", "-type", "apache2"]
+    # Time-machine mode (-dsn) with -no-api exits when the file is done; its alerts go to a
+    # local API started alone (-no-cs) on the loopback port, stopped afterwards.
+    api = subprocess.Popen([binary, "-c", str(config_file), "-no-cs"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        deadline = time.monotonic() + 30
+        while not _listening(port):
+            if api.poll() is not None or time.monotonic() > deadline:
+                return f"crowdsec's local API did not start on 127.0.0.1:{port}"
+            time.sleep(0.1)
+        command = [binary, "-c", str(config_file), "-dsn", f"file://{log}", "-type", "apache2",
+                   "-no-api"]
         return measure("crowdsec", command, _count(log), runs, timeout=CROWDSEC_TIMEOUT)
     except RuntimeError as error:
         return f"crowdsec replay failed: {error}"
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _replay_config(out: Path, work: Path) -> Path:
+    """examples/floodwall.toml with its log paths on the corpus and its state in `work`."""
+    text = CONFIG.read_text(encoding="utf-8")
+    text = text.replace("/var/www/*/logs/access.log", f"{out / 'hoster' / 'www'}/*/logs/access.log")
+    text = text.replace("/var/log/auth.log", str(out / "hoster" / "auth.log"))
+    text = text.replace('"/var/lib/floodwall"', f'"{work / "state"}"')
+    config = work / "floodwall.toml"
+    config.write_text(text, encoding="utf-8")
+    return config
 
 
 def _machine() -> dict[str, object]:
@@ -231,9 +256,9 @@ def run(out: Path, runs: int, access_lines: int, ssh_lines: int) -> dict[str, ob
         logs.append(str(auth))
         replay_lines = sum(_count(Path(p)) for p in logs)
         print("replay: floodwall replay of the three reference jails", flush=True)
-        replay = measure("floodwall replay", [*floodwall, "replay", "--config", str(CONFIG),
-                                              "--no-progress", *logs], replay_lines, runs,
-                         warmup=True)
+        replay = measure("floodwall replay", [*floodwall, "replay", "--config",
+                                              str(_replay_config(out, work)), "--no-progress"],
+                         replay_lines, runs, warmup=True)
         print("replay: bare Python loop (read, decode, split)", flush=True)
         bare = measure("bare-python", [sys.executable, "-c", BARE_LOOP, *logs], replay_lines,
                        runs)
@@ -258,10 +283,10 @@ def table(results: dict[str, object]) -> str:
     """The human summary: machine, then one line per tool and the ratio per pair."""
     machine = results["machine"]
     assert isinstance(machine, dict)
-    lines = [f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
-             f"Python {machine['python']}; medians of {results['runs']} runs",
-             f"{'case':<22} {'tool':<18} {'lines':>9} {'lines/s':>11} {'cpu s':>7} "
-             f"{'rss MB':>7} {'ratio':>8}  target"]
+    lines = [(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
+              f"Python {machine['python']}; medians of {results['runs']} runs"),
+             (f"{'case':<22} {'tool':<18} {'lines':>9} {'lines/s':>11} {'cpu s':>7} "
+              f"{'rss MB':>7} {'ratio':>8}  target")]
     cases = results["cases"]
     assert isinstance(cases, list)
     for row in cases:
@@ -292,8 +317,8 @@ def chart(rows: Sequence[dict[str, object]]) -> str:
     width, bar_height, left = 900, 22, 330
     top = max(math.log10(max(rate for _, _, rate in bars)), 1.0)
     height = 40 + len(bars) * (bar_height + 6)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="sans-serif" font-size="12">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'font-family="sans-serif" font-size="12">'),
              '<text x="10" y="20" font-weight="bold">lines per second (log scale)</text>']
     for index, (case, tool, rate) in enumerate(bars):
         y = 34 + index * (bar_height + 6)

@@ -56,3 +56,26 @@ def test_every_sample_of_the_corpus_passes(tmp_path: Path, f2b_timezone: None) -
     assert len(scores) == EXPECTED_FILTERS
     assert total == EXPECTED_SAMPLES
     assert passed == EXPECTED_SAMPLES
+
+
+def _prefiltered_engine(path: Path, options: dict[str, str], journal: bool) -> Any:
+    engine = Fail2banFilter(str(path), options, journal=journal,
+                            clock=ManualClock(samples.TEST_NOW), prefilter=True)
+
+    def handle(line: str, lineno: int) -> list[dict[str, Any]]:
+        failures = engine.feed_buffer(line.encode("utf-8") + b"\n", lineno)
+        return [failure.to_json() for failure in failures]
+
+    return handle
+
+
+def test_the_hyperscan_prefilter_keeps_every_sample(tmp_path: Path, f2b_timezone: None) -> None:
+    # Each sample line goes through the buffer path with the prefilter forced on: a line the
+    # prefilter wrongly rules out loses its expected failure and fails its sample.
+    assert TESTS_DIR is not None
+    paths = samples.filter_paths(TESTS_DIR, tmp_path)
+    scores = samples.run_corpus(TESTS_DIR, paths, _prefiltered_engine)
+    failed = [problem for score in scores.values() for problem in score.failed]
+    passed = sum(score.passed for score in scores.values())
+    assert failed == [], failed[:10]
+    assert passed == EXPECTED_SAMPLES

@@ -135,12 +135,15 @@ class Fail2banFilter:
     """A fail2ban filter file run as fail2ban runs it; feed it lines, get failures.
 
     All failregexes are tried on every line, hosts are not resolved, and old dates are
-    kept: counting windows are the detection room's business.
+    kept: counting windows are the detection room's business. `feed_buffer` may skip lines
+    a Hyperscan prefilter rules out: `prefilter=None` decides on the first buffer whether
+    that pays, True always uses it (where exact), False never.
     """
 
     def __init__(self, path: str, options: Mapping[str, str] | None = None, *,
                  journal: bool | None = None, logtimezone: str | None = None,
-                 use_dns: bool = True, clock: Clock | None = None) -> None:
+                 use_dns: bool = True, clock: Clock | None = None,
+                 prefilter: bool | None = None) -> None:
         self.definition: FilterDefinition = load_filter(path, options)
         """The resolved filter file."""
         definition = self.definition
@@ -170,7 +173,8 @@ class Fail2banFilter:
         self._last_date: float | None = None
         self._tickets = _ExpiringCache(self._clock, MLFID_CAPACITY, MLFID_SECONDS)
         self._prefilter: LinePrefilter | None = None
-        self._prefilter_built = False
+        self._prefilter_built = prefilter is False  # False: never; True: whenever possible
+        self._prefilter_probe = prefilter is None
 
     def feed(self, line: str, lineno: int) -> list[FilterFailure]:
         """Process one log line (without its newline); the failures it completes."""
@@ -232,7 +236,8 @@ class Fail2banFilter:
             probe = sample[:PROBE_BYTES]
             probe = probe[:probe.rfind(b"\n") + 1] or probe
             lines = probe.count(b"\n") or 1
-            if len(prefilter.line_starts(probe)) <= DENSE_CANDIDATES * lines:
+            if (not self._prefilter_probe
+                    or len(prefilter.line_starts(probe)) <= DENSE_CANDIDATES * lines):
                 self._prefilter = prefilter
         return self._prefilter
 

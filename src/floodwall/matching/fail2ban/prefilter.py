@@ -50,7 +50,8 @@ class LinePrefilter:
     """
 
     def __init__(self, patterns: Sequence[bytes]) -> None:
-        digest = hashlib.sha256(b"\0".join([hyperscan.__version__.encode(), *patterns]))
+        version = str(getattr(hyperscan, "__version__", "")).encode()
+        digest = hashlib.sha256(b"\0".join([version, *patterns]))
         cached = _cache_dir() / f"{digest.hexdigest()}.hsdb"
         try:
             self._database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
@@ -91,7 +92,8 @@ class LinePrefilter:
         while offset < size:
             ends.clear()
             try:
-                self._database.scan(view[offset:], match_event_handler=first)
+                self._database.scan(view[offset:],  # type: ignore[type-var]
+                                    match_event_handler=first)
             except hyperscan.ScanTerminated:
                 pass
             if not ends:
@@ -304,7 +306,8 @@ def _is_atom(text: str) -> bool:
 def _single(node: tuple[Any, Any], flags: int) -> re.Pattern[str]:
     state = sre_parse.State()
     state.flags = flags
-    return sre_compile.compile(sre_parse.SubPattern(state, [node]), flags)  # type: ignore[no-any-return]
+    compiled: re.Pattern[str] = sre_compile.compile(sre_parse.SubPattern(state, [node]), flags)
+    return compiled
 
 
 def _char_class(node: tuple[Any, Any], flags: int) -> tuple[str, bool]:
