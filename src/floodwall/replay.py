@@ -17,6 +17,8 @@ from floodwall.sources.reader import ReadProgress, read_lines
 
 _EXPIRE_EVERY = 50_000
 """Entries between two releases of emptied windows."""
+MERGE_MEMORY = 64 << 20
+"""Read buffers of all files of a replay together stay around this size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,8 @@ class ReplayStats:
 
 
 def _entries(pipeline: Pipeline, path: str, index: int, max_line_bytes: int,
-             progress: ReadProgress) -> Iterator[tuple[float, int, int, Entry]]:
+             progress: ReadProgress, chunk_bytes: int
+             ) -> Iterator[tuple[float, int, int, Entry]]:
     """(time, file index, line number, entry) for each line that may matter (the prefilter
     drops the others unparsed: they cannot change any window); dateless lines keep the last
     time."""
@@ -57,7 +60,8 @@ def _entries(pipeline: Pipeline, path: str, index: int, max_line_bytes: int,
     last = float("-inf")
     prefilter = pipeline.prefilter(path)
     for line in read_lines(path, max_line_bytes=max_line_bytes, progress=progress,
-                           select=None if prefilter.passes_everything else prefilter.spans):
+                           select=None if prefilter.passes_everything else prefilter.spans,
+                           chunk_bytes=chunk_bytes):
         entry = pipeline.parse(line, now)
         if entry.time is not None:
             last = entry.time
@@ -81,8 +85,10 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
             stats.bytes_total += os.stat(path).st_size
         except OSError:
             pass
-    streams = [_entries(pipeline, path, index, config.max_line_bytes, stats.files[index])
-               for index, path in enumerate(paths)]
+    # Every file is open at once for the merge: keep the memory of all readers bounded.
+    chunk_bytes = max(64 * 1024, min(1 << 20, MERGE_MEMORY // max(len(paths), 1)))
+    streams = [_entries(pipeline, path, index, config.max_line_bytes, stats.files[index],
+                        chunk_bytes) for index, path in enumerate(paths)]
     banned_until: dict[tuple[str, str], float | None] = {}
     bans: list[ReplayBan] = []
     for count, (when, _, _, entry) in enumerate(heapq.merge(*streams), start=1):

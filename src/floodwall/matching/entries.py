@@ -23,21 +23,35 @@ class Entry:
 
 
 class EntryParser:
-    """Parses the lines of one file for the jails reading it: access formats first, then syslog."""
+    """Parses the lines of one file for the jails reading it, as an access log or as syslog;
+    the kind that fitted the previous line is tried first (a file is mostly one kind)."""
 
     def __init__(self, access_parsers: Sequence[AccessParser], *, syslog: bool) -> None:
         self._access = tuple(access_parsers)
         self._syslog = syslog
+        self._syslog_first = False
 
     def parse(self, line: SourceLine, now: float) -> Entry:
         """The Entry for a line; never raises on malformed input."""
-        text = line.text
+        if self._syslog_first:
+            entry = self._as_syslog(line, now) or self._as_access(line)
+        else:
+            entry = self._as_access(line) or self._as_syslog(line, now)
+        return entry or Entry(line, None)
+
+    def _as_access(self, line: SourceLine) -> Entry | None:
         for parser in self._access:
-            record = parser.parse(text)
+            record = parser.parse(line.text)
             if record is not None:
+                self._syslog_first = False
                 return Entry(line, record.time, access=record)
-        if self._syslog:
-            syslog = parse_syslog(text, now=now)
-            if syslog is not None:
-                return Entry(line, syslog.time, syslog=syslog)
-        return Entry(line, None)
+        return None
+
+    def _as_syslog(self, line: SourceLine, now: float) -> Entry | None:
+        if not self._syslog:
+            return None
+        record = parse_syslog(line.text, now=now)
+        if record is None:
+            return None
+        self._syslog_first = True
+        return Entry(line, record.time, syslog=record)

@@ -39,12 +39,13 @@ Selector = Callable[[bytes], Iterable[tuple[int, int]]]
 
 def read_lines(path: str, *, max_line_bytes: int = 65536,
                progress: ReadProgress | None = None,
-               select: Selector | None = None) -> Iterator[SourceLine]:
+               select: Selector | None = None, chunk_bytes: int = _CHUNK) -> Iterator[SourceLine]:
     """The lines of a file in order (a last line without newline included).
 
     Lines longer than max_line_bytes are cut (with one warning per file); undecodable
     bytes become U+FFFD. With `select`, only the lines it picks out of each buffer are
-    decoded and yielded; line numbers still count every line.
+    decoded and yielded; line numbers still count every line. Memory per open reader is
+    about `chunk_bytes` (many readers at once, as in a merged replay, want small chunks).
     """
     progress = progress if progress is not None else ReadProgress()
     lineno = 0
@@ -52,7 +53,7 @@ def read_lines(path: str, *, max_line_bytes: int = 65536,
         rest = b""
         while True:
             try:
-                chunk = handle.read(_CHUNK)
+                chunk = handle.read(chunk_bytes)
             except (OSError, EOFError) as problem:
                 raise SourceError(f"{path}: read failed after line {lineno}: {problem}") from None
             progress.bytes += len(chunk)
