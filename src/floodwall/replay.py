@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.policy import BanPolicy
 from floodwall.config.model import Config
-from floodwall.matching.entries import Entry
+from floodwall.errors import FloodwallError
+from floodwall.matching.accesslog import access_parser
+from floodwall.matching.entries import Entry, EntryParser
 from floodwall.model import Ban, Decision
 from floodwall.pipeline import Pipeline
 from floodwall.sources.reader import ReadProgress, read_lines
@@ -70,14 +75,14 @@ def _entries(pipeline: Pipeline, path: str, index: int, max_line_bytes: int,
 
 def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
            on_ban: Callable[[ReplayBan], None] | None = None,
-           stats: ReplayStats | None = None) -> list[ReplayBan]:
+           stats: ReplayStats | None = None, workers: int | None = None) -> list[ReplayBan]:
     """Feed logs through the jails in timestamp order; returns the bans that would be made.
 
     With `explicit`, every jail reads every given file and skips lines it cannot parse;
-    otherwise each file goes to the jails whose logpath globs match it.
+    otherwise each file goes to the jails whose logpath globs match it. When the files
+    split into access logs and syslog files read by disjoint jails, the two halves run in
+    two processes (`workers`, default: one per core, at most 2); the bans are the same.
     """
-    pipeline = Pipeline(config, every_jail_reads_every_file=explicit)
-    policy = BanPolicy({j.name: j for j in config.enabled_jails()}, Allowlist(config.ignoreip))
     stats = stats if stats is not None else ReplayStats()
     stats.files = [ReadProgress() for _ in paths]
     for path in paths:
@@ -85,9 +90,56 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
             stats.bytes_total += os.stat(path).st_size
         except OSError:
             pass
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    halves = _independent_halves(config, paths) if explicit and workers > 1 else None
+    if halves is None:
+        return _replay(config, paths, explicit, on_ban, stats.files)
+    context = multiprocessing.get_context("fork")
+    shared = [context.Array("q", 2 * len(part)) for part, _ in halves]
+    channels = [context.Pipe(duplex=False) for _ in halves]
+    processes = [context.Process(target=_replay_part, daemon=True,
+                                 args=(config, part, jails, counters, sender))
+                 for (part, jails), counters, (_, sender) in zip(halves, shared, channels,
+                                                                strict=True)]
+    for process in processes:
+        process.start()
+    results: list[list[ReplayBan] | BaseException | None] = [None] * len(processes)
+    try:
+        while any(result is None for result in results):
+            for index, (receiver, _) in enumerate(channels):
+                if results[index] is None and receiver.poll(0.1):
+                    results[index] = receiver.recv()
+            _copy_progress(halves, shared, paths, stats)
+            for index, process in enumerate(processes):
+                if results[index] is None and not process.is_alive() and not (
+                        channels[index][0].poll()):
+                    raise FloodwallError(f"replay worker {index + 1} died "
+                                         f"(exit code {process.exitcode})")
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    _copy_progress(halves, shared, paths, stats)
+    bans = sorted((ban for part in results if isinstance(part, list) for ban in part),
+                  key=lambda b: (b.decision.time, b.ban.jail, b.ban.key))
+    if on_ban is not None:
+        for ban in bans:
+            on_ban(ban)
+    return bans
+
+
+def _replay(config: Config, paths: Sequence[str], explicit: bool,
+            on_ban: Callable[[ReplayBan], None] | None,
+            progress: list[ReadProgress]) -> list[ReplayBan]:
+    pipeline = Pipeline(config, every_jail_reads_every_file=explicit)
+    policy = BanPolicy({j.name: j for j in config.enabled_jails()}, Allowlist(config.ignoreip))
     # Every file is open at once for the merge: keep the memory of all readers bounded.
     chunk_bytes = max(64 * 1024, min(1 << 20, MERGE_MEMORY // max(len(paths), 1)))
-    streams = [_entries(pipeline, path, index, config.max_line_bytes, stats.files[index],
+    streams = [_entries(pipeline, path, index, config.max_line_bytes, progress[index],
                         chunk_bytes) for index, path in enumerate(paths)]
     banned_until: dict[tuple[str, str], float | None] = {}
     bans: list[ReplayBan] = []
@@ -107,3 +159,78 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
             if on_ban is not None:
                 on_ban(result)
     return bans
+
+
+def _independent_halves(config: Config, paths: Sequence[str]
+                        ) -> list[tuple[list[str], tuple[str, ...]]] | None:
+    """(access-log files, access jails) and (syslog files, syslog jails), when no jail reads
+    both kinds and every file is plainly one kind; else None (one process does it all)."""
+    pipeline = Pipeline(config)
+    kinds: dict[str, list[str]] = {"access": [], "syslog": []}
+    for name, jail in pipeline.jails.items():
+        wants = jail.filter
+        if wants.wants_access == wants.wants_syslog:
+            return None  # reads both, or raw text (fail2ban filters)
+        kinds["access" if wants.wants_access else "syslog"].append(name)
+    if not kinds["access"] or not kinds["syslog"]:
+        return None
+    files: dict[str, list[str]] = {"access": [], "syslog": []}
+    probe = EntryParser([access_parser("auto")], syslog=True)
+    for path in paths:
+        kind = _kind_of(path, probe)
+        if kind is None:
+            return None
+        files[kind].append(path)
+    if not files["access"] or not files["syslog"]:
+        return None
+    return [(files[kind], tuple(kinds[kind])) for kind in ("access", "syslog")]
+
+
+def _kind_of(path: str, probe: EntryParser, sample: int = 50) -> str | None:
+    """'access' or 'syslog' if the file's first lines are all one of them, else None."""
+    seen: set[str] = set()
+    for number, line in enumerate(read_lines(path, chunk_bytes=64 * 1024)):
+        if number >= sample:
+            break
+        entry = probe.parse(line, 0.0)
+        seen.add("access" if entry.access else "syslog" if entry.syslog else "other")
+    return seen.pop() if len(seen) == 1 and "other" not in seen else None
+
+
+def _replay_part(config: Config, paths: list[str], jails: tuple[str, ...], counters: Any,
+                 sender: Any) -> None:
+    """A worker: the replay of some files through some jails; sends back its bans (or the
+    error), reporting its progress into `counters` meanwhile."""
+    part = replace(config, jails=tuple(j for j in config.jails if j.name in jails))
+    progress = [ReadProgress() for _ in paths]
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(0.2):
+            _store(progress, counters)
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    try:
+        result: list[ReplayBan] | BaseException = _replay(part, paths, True, None, progress)
+    except Exception as problem:  # noqa: BLE001 - any failure is handed to the parent to raise
+        result = problem
+    done.set()
+    reporter.join()
+    _store(progress, counters)
+    sender.send(result)
+    sender.close()
+
+
+def _store(progress: list[ReadProgress], counters: Any) -> None:
+    for index, item in enumerate(progress):
+        counters[2 * index], counters[2 * index + 1] = item.bytes, item.lines
+
+
+def _copy_progress(halves: list[tuple[list[str], tuple[str, ...]]], shared: list[Any],
+                   paths: Sequence[str], stats: ReplayStats) -> None:
+    position = {path: index for index, path in enumerate(paths)}
+    for (part, _), counters in zip(halves, shared, strict=True):
+        for index, path in enumerate(part):
+            target = stats.files[position[path]]
+            target.bytes, target.lines = counters[2 * index], counters[2 * index + 1]

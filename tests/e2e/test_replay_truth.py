@@ -37,3 +37,27 @@ def test_replay_bans_exactly_the_ground_truth(tmp_path: Path, fmt: str) -> None:
     assert all(ban["failures"] == thresholds[ban["jail"]] for ban in bans)
     never = {a for actor in truth.actors if not actor.banned for a in actor.addresses}
     assert never and not never & {address for _, address in got}
+
+
+def test_two_workers_give_the_same_bans_as_one(tmp_path: Path) -> None:
+    from floodwall.config.loader import load_config
+    from floodwall.replay import ReplayStats, _independent_halves, replay
+
+    generate(tmp_path, lines=60_000, vhosts=50, fmt="hoster", seed=3)
+    logs = sorted(str(p) for p in tmp_path.glob("www/*/logs/access.log")) + [
+        str(tmp_path / "auth.log")]
+    config = load_config(ROOT / "examples" / "floodwall.toml")
+    halves = _independent_halves(config, logs)
+    assert halves is not None and [len(files) for files, _ in halves] == [50, 1]
+    alone, split = ReplayStats(), ReplayStats()
+    one = replay(config, logs, workers=1, stats=alone)
+    two = replay(config, logs, workers=2, stats=split)
+
+    def key(result: object) -> tuple[object, ...]:
+        ban, decision = result.ban, result.decision  # type: ignore[attr-defined]
+        return (ban.jail, ban.key, decision.time, len(decision.failures),
+                tuple((f.path, f.lineno) for f in decision.failures))
+
+    assert sorted(map(key, one)) == sorted(map(key, two)) and len(one) >= 5
+    assert alone.lines == split.lines == 60_000
+    assert alone.bytes_read == split.bytes_read == alone.bytes_total
