@@ -68,9 +68,9 @@ class Pipeline:
         """Give a parsed line to its file's jails; returns their decisions."""
         decisions: list[Decision] = []
         for jail in self._route(entry.line.path)[0]:
-            wants = jail.filter
-            if (wants.wants_access and entry.access is None and not wants.wants_syslog) or (
-                    wants.wants_syslog and entry.syslog is None and not wants.wants_access):
+            requires = jail.filter.requires
+            if (requires == "access" and entry.access is None) or (
+                    requires == "syslog" and entry.syslog is None):
                 continue  # this jail reads fields this line does not have
             decisions.extend(jail.on_entry(entry))
         return decisions

@@ -168,10 +168,10 @@ def _independent_halves(config: Config, paths: Sequence[str]
     pipeline = Pipeline(config)
     kinds: dict[str, list[str]] = {"access": [], "syslog": []}
     for name, jail in pipeline.jails.items():
-        wants = jail.filter
-        if wants.wants_access == wants.wants_syslog:
-            return None  # reads both, or raw text (fail2ban filters)
-        kinds["access" if wants.wants_access else "syslog"].append(name)
+        requires = jail.filter.requires
+        if requires is None:
+            return None  # reads the raw text of any file (fail2ban filters)
+        kinds[requires].append(name)
     if not kinds["access"] or not kinds["syslog"]:
         return None
     files: dict[str, list[str]] = {"access": [], "syslog": []}

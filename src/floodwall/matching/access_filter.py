@@ -5,6 +5,7 @@ from __future__ import annotations
 from floodwall.addresses import normalise_address
 from floodwall.config.model import AccessRule
 from floodwall.matching.entries import Entry
+from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
 
@@ -14,6 +15,7 @@ class AccessFilter:
 
     wants_access = True
     wants_syslog = False
+    requires: Requirement = "access"
 
     def __init__(self, jail: str, rule: AccessRule, *, known_format: bool = True) -> None:
         self.jail = jail

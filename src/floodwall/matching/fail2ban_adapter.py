@@ -7,6 +7,7 @@ from floodwall.clock import Clock
 from floodwall.config.model import Fail2banFilterRef
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban.engine import Fail2banFilter
+from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
 
@@ -23,6 +24,7 @@ class Fail2banLineFilter:
     # Syslog fields only give the entry a time, which orders lines across files.
     wants_syslog = True
     necessary: Condition | None = None
+    requires: Requirement = None
 
     def __init__(self, jail: str, ref: Fail2banFilterRef, clock: Clock | None = None) -> None:
         self.jail = jail

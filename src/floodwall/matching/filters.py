@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from floodwall.matching.entries import Entry
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
+
+Requirement = Literal["access", "syslog"] | None
+"""The parsed fields a filter cannot match without (None: it reads the raw text)."""
 
 
 class LineFilter(Protocol):
@@ -17,6 +20,9 @@ class LineFilter(Protocol):
     wants_syslog: bool
     """True if the filter reads syslog fields."""
     necessary: Condition | None
+    """Literals a line must contain to possibly match (see prefilter.py); None = unknown."""
+    requires: Requirement
+    """Lines without these parsed fields cannot match (skipped); None = reads the raw text."""
     """Literals a line must contain to possibly match (see prefilter.py); None = unknown."""
 
     def failures(self, entry: Entry) -> list[Failure]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from floodwall.addresses import normalise_address
 from floodwall.matching.entries import Entry
+from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
 
@@ -50,6 +51,7 @@ class SshdFilter:
 
     wants_access = False
     wants_syslog = True
+    requires: Requirement = "syslog"
     necessary: Condition | None = (("Failed ", "Invalid user ", "invalid user "), ("sshd",))
 
     def __init__(self, jail: str) -> None:
