@@ -1,12 +1,15 @@
 """`make bench`: floodwall against fail2ban-regex, CrowdSec and a bare Python loop, same files.
 
     python -m bench.run [OUT_DIR] [--runs N] [--access-lines N] [--ssh-lines N]
+                        [--flood-seconds S]
 
 Generates the corpus (access logs over 300 vhosts in the hoster and combined formats, a
 large auth.log), measures every case in this one run (medians of --runs runs: lines/s, CPU
 seconds, peak RSS of the process), prints a table of ratios floodwall/peer taken pair by pair,
 and writes OUT_DIR/results.json and OUT_DIR/chart.svg with the machine it ran on. Slow peers
-run on a prefix of the same file and are compared by lines/s.
+run on a prefix of the same file and are compared by lines/s. Then the daemon case
+(bench/daemon.py): `floodwall run` in a network namespace under 20,000 lines/s over 300 vhost
+logs, its lag and the time from a line to its ban in the nftables set.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import traffic
+from bench import daemon, traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 DOS_FILTER = ROOT / "bench" / "filters" / "http-get-dos.conf"
@@ -227,7 +230,19 @@ def _pair(case: str, ours: Measure, peer: Measure | str, target: str) -> dict[st
     return row
 
 
-def run(out: Path, runs: int, access_lines: int, ssh_lines: int) -> dict[str, object]:
+def _flood(seconds: float) -> dict[str, object]:
+    """The daemon case's figures, or why it could not run here."""
+    print(f"daemon: {seconds:.0f} s of 20,000 lines/s over 300 vhost logs, nftables in a "
+          "network namespace", flush=True)
+    try:
+        return asdict(daemon.run(seconds=seconds))
+    except RuntimeError as problem:
+        print(f"WARNING: daemon case unavailable: {problem}", file=sys.stderr, flush=True)
+        return {"unavailable": str(problem)}
+
+
+def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
+        flood_seconds: float = 20.0) -> dict[str, object]:
     """Generate, measure every pair, write results.json and chart.svg; the results."""
     out.mkdir(parents=True, exist_ok=True)
     print(f"generating {access_lines} access lines x 2 formats and a {ssh_lines}-line auth.log "
@@ -272,7 +287,7 @@ def run(out: Path, runs: int, access_lines: int, ssh_lines: int) -> dict[str, ob
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results = {"machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-               "runs": runs, "cases": rows}
+               "runs": runs, "cases": rows, "daemon": _flood(flood_seconds)}
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (out / "chart.svg").write_text(chart(rows), encoding="utf-8")
     print(table(results))
@@ -300,6 +315,11 @@ def table(results: dict[str, object]) -> str:
                          f"{value['lines_per_second']:>11,.0f} {value['cpu_seconds']:>7.2f} "
                          f"{value['peak_rss_mb']:>7.0f} {ratio:>8}  "
                          f"{row['target'] if side == 'peer' else ''}")
+    flood = results.get("daemon")
+    if isinstance(flood, dict) and "unavailable" in flood:
+        lines.append(f"daemon flood: unavailable: {flood['unavailable']}")
+    elif isinstance(flood, dict):
+        lines.append(daemon.describe(daemon.Flood(**flood)))
     return "\n".join(lines)
 
 
@@ -340,8 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--access-lines", type=int, default=1_000_000)
     parser.add_argument("--ssh-lines", type=int, default=300_000)
+    parser.add_argument("--flood-seconds", type=float, default=20.0,
+                        help="how long the daemon case writes its flood")
     args = parser.parse_args(argv)
-    run(args.out, args.runs, args.access_lines, args.ssh_lines)
+    run(args.out, args.runs, args.access_lines, args.ssh_lines, args.flood_seconds)
     return 0
 
 

@@ -165,7 +165,8 @@ def test_setup_again_rebuilds_the_same_table_empty(lab: Lab, table: str) -> None
     assert enforcer.elements() == {"sshd": [], jails[1].name: []}
     assert not lab.blocked(BANNED4)
     rebuilt = lab.server.run(["nft", "list", "table", "inet", table]).stdout
-    assert rebuilt.count("drop") == first.count("drop") == 8  # 2 jails x 2 families x 2 hooks
+    # 2 jails x 2 families x 2 hooks x (addresses, prefixes)
+    assert rebuilt.count("drop") == first.count("drop") == 16
 
     enforcer.apply([add(BANNED4)], now=time.time())
     assert lab.blocked(BANNED4)
@@ -260,3 +261,47 @@ def test_gateway_drops_forwarded_traffic_from_banned_keys() -> None:
 
         assert not client.connects("198.51.100.2", GUARDED, source=BANNED4, timeout=0.5)
         assert client.connects("198.51.100.2", GUARDED, source=LEGIT4, timeout=0.5)
+
+
+@root
+def test_prefix_over_banned_addresses_is_refused_and_the_prefix_still_blocks(
+        lab: Lab, table: str) -> None:
+    enforcer = lab.enforcer(table)
+    enforcer.setup([JailFirewall("sshd")])
+    enforcer.apply([add(BANNED4)], now=time.time())
+
+    with pytest.raises(ApplyError) as caught:
+        enforcer.apply([add("192.0.2.0/24")], now=time.time())
+    assert f"{BANNED4} lies inside 192.0.2.0/24" in str(caught.value)
+    assert enforcer.elements() == {"sshd": [BANNED4]}
+
+    # Lifting the address in the same batch lets its prefix in: the whole /24 is blocked.
+    enforcer.apply([remove(BANNED4), add("192.0.2.0/24")], now=time.time())
+    assert enforcer.elements() == {"sshd": ["192.0.2.0/24"]}
+    assert lab.blocked(LEGIT4)
+
+
+@root
+def test_a_new_address_is_only_added_and_a_known_one_gets_a_fresh_timeout(
+        lab: Lab, table: str, tmp_path: Path) -> None:
+    scripts = tmp_path / "scripts"
+    wrapper = tmp_path / "nft"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"tee -a '{scripts}' | ip netns exec '{lab.server.name}' nft \"$@\"\n")
+    wrapper.chmod(0o755)
+    enforcer = NftablesEnforcer(table, command=(str(wrapper),))
+    enforcer.setup([JailFirewall("sshd")])
+    now = time.time()
+    before = scripts.read_text() if scripts.exists() else ""
+
+    enforcer.apply([add(BANNED4, seconds=60, now=now)], now=now)
+    first = scripts.read_text()[len(before):]
+    enforcer.apply([add(BANNED4, seconds=3600, now=now)], now=now)
+    second = scripts.read_text()[len(before) + len(first):]
+
+    # A delete makes nft read the whole set: a flood of new bans must not pay for it.
+    assert "delete" not in first and f"{BANNED4} timeout 60s" in first
+    assert "delete element" in second
+    assert lab.timeouts(table) == {BANNED4: 3600}
+    assert lab.blocked(BANNED4)

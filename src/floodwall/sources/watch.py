@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 
-from asyncinotify import Inotify, Mask, Watch
+from inotify_simple import INotify, flags  # type: ignore[import-untyped]
 
 from floodwall.model import SourceLine
 from floodwall.sources.follow import FileFollower
@@ -20,10 +20,11 @@ from floodwall.sources.offsets import OffsetStore, Position
 log = logging.getLogger("floodwall.sources")
 
 _MAGIC = re.compile(r"[*?[]")
-_WATCH_MASK = (Mask.CREATE | Mask.MOVED_TO | Mask.MOVED_FROM | Mask.DELETE | Mask.MODIFY
-               | Mask.ATTRIB | Mask.DELETE_SELF | Mask.MOVE_SELF | Mask.ONLYDIR)
-_NAME_CHANGES = Mask.CREATE | Mask.MOVED_TO | Mask.MOVED_FROM | Mask.DELETE
-_SELF_CHANGES = Mask.DELETE_SELF | Mask.MOVE_SELF | Mask.IGNORED | Mask.UNMOUNT
+_WATCH_MASK = int(flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM | flags.DELETE | flags.MODIFY
+                  | flags.ATTRIB | flags.DELETE_SELF | flags.MOVE_SELF | flags.ONLYDIR)
+_NAME_CHANGES = int(flags.CREATE | flags.MOVED_TO | flags.MOVED_FROM | flags.DELETE)
+_SELF_CHANGES = int(flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED | flags.UNMOUNT)
+_OVERFLOW = int(flags.Q_OVERFLOW)
 # Shortest wait between two passes, so that a follower whose grace cannot end (its path
 # keeps failing) does not spin the loop.
 _MIN_WAIT = 0.05
@@ -49,8 +50,8 @@ class GlobWatcher:
         self._rotate_grace = rotate_grace
         self._rescan_interval = rescan_interval
         self._next_rescan = time.monotonic() + (rescan_interval or 0.0)
-        self._inotify = Inotify(sync_timeout=0)
-        self._watches: dict[str, Watch] = {}  # directory -> its watch
+        self._inotify = INotify()
+        self._watches: dict[str, int] = {}  # directory -> its watch descriptor
         self._dirs_of: dict[int, set[str]] = {}  # watch descriptor -> directories (aliases)
         self._names: dict[str, set[str]] = {}  # directory -> patterns of the names that matter
         self._followers: dict[str, FileFollower] = {}
@@ -118,28 +119,29 @@ class GlobWatcher:
         """Drain inotify: followers to read, whether to rescan, whether to read everything."""
         dirty: set[str] = set()
         rescan = everything = False
-        while (event := self._inotify.sync_get()) is not None:
-            if Mask.Q_OVERFLOW in event.mask:
+        # A busy log writes one event per write(): the same (watch, mask, name) repeats
+        # thousands of times per batch, and one of each says all there is to say.
+        for wd, mask, _, name in dict.fromkeys(self._inotify.read(timeout=0)):
+            if mask & _OVERFLOW:
                 log.warning("inotify queue overflowed: rescanning and reading every source")
                 everything = True
                 continue
-            watch = event.watch
-            if watch is None or watch.wd not in self._dirs_of:
+            directories = self._dirs_of.get(wd)
+            if directories is None:
                 continue
-            if event.mask & _SELF_CHANGES:
-                self._forget(watch)
+            if mask & _SELF_CHANGES:
+                self._forget(wd)
                 rescan = True
                 continue
-            if event.name is None:
+            if not name:
                 continue
-            name = str(event.name)
-            for directory in self._dirs_of[watch.wd]:
+            for directory in directories:
                 path = os.path.join(directory, name)
                 if path in self._followers:
                     dirty.add(path)
                 else:  # maybe a rotated file still being written under its new name
                     dirty.update(p for p in self._rotating if os.path.dirname(p) == directory)
-                if event.mask & _NAME_CHANGES and any(
+                if mask & _NAME_CHANGES and any(
                         fnmatchcase(name, part) for part in self._names.get(directory, ())):
                     rescan = True
         return dirty, rescan, everything
@@ -201,7 +203,7 @@ class GlobWatcher:
         if directory in self._watches:
             return
         try:
-            watch = self._inotify.add_watch(directory, _WATCH_MASK)
+            wd = self._inotify.add_watch(directory, _WATCH_MASK)
         except (FileNotFoundError, NotADirectoryError):
             return
         except OSError as error:
@@ -211,22 +213,22 @@ class GlobWatcher:
                             "the limit", directory, error)
                 self._watch_warned = True
             return
-        self._watches[directory] = watch
-        self._dirs_of.setdefault(watch.wd, set()).add(directory)
+        self._watches[directory] = wd
+        self._dirs_of.setdefault(wd, set()).add(directory)
 
     def _unwatch(self, directory: str) -> None:
-        watch = self._watches.pop(directory)
-        aliases = self._dirs_of.get(watch.wd, set())
+        wd = self._watches.pop(directory)
+        aliases = self._dirs_of.get(wd, set())
         aliases.discard(directory)
         if not aliases:
-            self._forget(watch)
+            self._forget(wd)
 
-    def _forget(self, watch: Watch) -> None:
+    def _forget(self, wd: int) -> None:
         """Stop watching (the directory moved, vanished or is no longer wanted)."""
-        for directory in self._dirs_of.pop(watch.wd, ()):
+        for directory in self._dirs_of.pop(wd, ()):
             self._watches.pop(directory, None)
         try:
-            self._inotify.rm_watch(watch)
+            self._inotify.rm_watch(wd)
         except OSError:
             pass  # the kernel already removed it (directory deleted)
 
