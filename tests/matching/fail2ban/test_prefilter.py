@@ -8,7 +8,7 @@ import pytest
 
 from floodwall.clock import ManualClock
 from floodwall.matching.fail2ban import Fail2banFilter
-from floodwall.matching.fail2ban.prefilter import Unsupported, build
+from floodwall.matching.fail2ban.prefilter import Unsupported, build, superset_pattern
 
 
 def _flagged(regexes: list[str], lines: list[bytes], *, date_gap: bool = True) -> list[int]:
@@ -90,3 +90,25 @@ def test_multi_line_filters_read_every_line(tmp_path: Path) -> None:
     failures = engine.feed_buffer(b"login from 192.0.2.9\naccess denied\nlogin from 192.0.2.8\n", 1)
     assert [(f.host, f.lineno) for f in failures] == [("192.0.2.9", 2)]
     assert engine.stats.lines == 3
+
+
+@pytest.mark.parametrize("line", [
+    b'"GE2026-03-02 08:00:01T /x" 404 end',   # short literal cut in its middle
+    b'"GET /x" 42026-03-02 08:00:0104 end',   # inside one branch of an alternation
+    b'"GET /x" 404 end',
+])
+def test_a_date_cut_out_of_a_literal_or_a_branch_still_flags_the_line(line: bytes) -> None:
+    assert _flagged([r'"GET /x" (?:401|404)\s'], [line, b'"GET /x" 200 end']) == [0]
+
+
+def test_a_long_literal_cut_by_a_date_keeps_half_of_itself_on_either_side() -> None:
+    lines = [b"authentic2026-03-02 08:00:01ation failure", b"authentication failure",
+             b"auth x failure", b"a n failure"]
+    assert _flagged([r"authentication failure"], lines) == [0, 1]
+
+
+def test_a_longer_alternative_ending_with_a_shorter_one_is_dropped() -> None:
+    # `"GET .*" 404` and its gapped forms all end with `" 404`, which alone flags the same lines.
+    pattern = superset_pattern(r'"GET .*" 404\s')
+    assert pattern.count("|") <= 2, pattern
+    assert _flagged([r'"GET .*" 404\s'], [b'"POST /" 404 x', b'"GET /" 200 x']) == [0]

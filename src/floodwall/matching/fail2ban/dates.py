@@ -324,7 +324,8 @@ class DateDetector:
         self._last_start: tuple[int, str, str] = (1, "", "")
         self._last_end: tuple[int, str, str] = (0x7FFFFFFF, "", "")
         self._first_unused = 0
-        self._times: dict[tuple[str, tuple[str | None, ...]], tuple[float, float | None]] = {}
+        self._times: dict[tuple[str, tuple[str | None, ...]],
+                          tuple[float | None, float | None]] = {}
         self._minutes: dict[tuple[str | None, ...], tuple[float, float | None]] = {}
 
     @property
@@ -348,43 +349,50 @@ class DateDetector:
 
     def to_time(self, found: DateMatch, now: float) -> float | None:
         """Unix time of a found date, None if the text is not a valid date."""
+        # Consecutive lines share their date text: convert each text once (per `now` when
+        # the conversion completes a missing year or day from it).
+        key = (found.template.name, found.match.groups())
+        cached = self._times.get(key)
+        if cached is not None and (cached[1] is None or cached[1] == now):
+            return cached[0]
+        value, from_now = self._convert(found, now)
+        if len(self._times) >= TIME_CACHE_SIZE:
+            self._times.clear()
+        self._times[key] = (value, now if from_now else None)
+        return value
+
+    def _convert(self, found: DateMatch, now: float) -> tuple[float | None, bool]:
+        """(Unix time or None, whether it was completed from `now`)."""
         template = found.template
         try:
             if template.kind is not Kind.FIELDS:
-                return template.to_time(found.match, now, self._default_offset)
+                return template.to_time(found.match, now, self._default_offset), True
             fields = found.match.groupdict()
             second = fields.get("S")
             if second is not None and second.isdigit() and int(second) < 60:
                 minute = self._minute_start(template, fields, now)
                 if minute is not None:
-                    return minute + int(second)
-            key = (template.name, tuple(fields.values()))
-            cached = self._times.get(key)
-            if cached is not None and (cached[1] is None or cached[1] == now):
-                return cached[0]
-            value = fields_to_time(fields, now, self._default_offset)
+                    return minute[0] + int(second), minute[1] is not None
+            return fields_to_time(fields, now, self._default_offset), completes_from_now(fields)
         except (ValueError, LookupError, OverflowError):
-            return None
-        if len(self._times) >= TIME_CACHE_SIZE:
-            self._times.clear()
-        self._times[key] = (value, now if completes_from_now(fields) else None)
-        return value
+            return None, True  # an invalid day may be valid in another year
 
     def _minute_start(self, template: DateTemplate, fields: dict[str, str | None],
-                      now: float) -> float | None:
+                      now: float) -> tuple[float, float | None] | None:
         """Unix time of second 0 of the date's minute, when every second of that minute
-        converts to it plus the second (no completion from `now` cuts through it); cached."""
+        converts to it plus the second (no completion from `now` cuts through it), and the
+        `now` it was completed from (None if it needed none); cached."""
         key = (template.name, *(value for name, value in fields.items() if name not in "Sf"))
         cached = self._minutes.get(key)
         if cached is not None and (cached[1] is None or cached[1] == now):
-            return cached[0]
+            return cached
         start = fields_to_time({**fields, "S": "00"}, now, self._default_offset)
         if fields_to_time({**fields, "S": "59"}, now, self._default_offset) - start != 59:
             return None
         if len(self._minutes) >= TIME_CACHE_SIZE:
             self._minutes.clear()
-        self._minutes[key] = (start, now if completes_from_now(fields) else None)
-        return start
+        entry = self._minutes[key] = (start, now if completes_from_now(fields) else None)
+        return entry
 
     def _search(self, line: str) -> tuple[re.Match[str], int] | None:
         candidates = self._candidates

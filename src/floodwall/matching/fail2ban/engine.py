@@ -12,6 +12,7 @@ from floodwall.clock import Clock, SystemClock
 from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban.dates import DateDetector
 from floodwall.matching.fail2ban.filterdef import FilterDefinition, load_filter
+from floodwall.matching.fail2ban.firstchars import leading_chars
 from floodwall.matching.fail2ban.hosts import canonical_host
 from floodwall.matching.fail2ban.prefilter import LinePrefilter, Unsupported
 from floodwall.matching.fail2ban.prefilter import build as build_prefilter
@@ -134,7 +135,8 @@ def _split_lines(regex: TaggedRegex, match: re.Match[str],
 class Fail2banFilter:
     """A fail2ban filter file run as fail2ban runs it; feed it lines, get failures.
 
-    All failregexes are tried on every line, hosts are not resolved, and old dates are
+    Every failregex that can match a line is tried on it (a `^`-anchored one only on text
+    starting with a character it can start with), hosts are not resolved, and old dates are
     kept: counting windows are the detection room's business. `feed_buffer` may skip lines
     a Hyperscan prefilter rules out: `prefilter=None` decides on the first buffer whether
     that pays, True always uses it (where exact), False never.
@@ -161,6 +163,9 @@ class Fail2banFilter:
                                   f"<ADDR>, <F-ID> or <F-MLFID>", path=path, key="failregex")
         self.ignoreregexes = [TaggedRegex.compile(source, use_dns=use_dns, where=path)
                               for source in definition.ignoreregex]
+        self._by_first, self._any_start = (
+            _first_char_index(self.failregexes) if not multiline
+            else ({}, tuple(range(len(self.failregexes)))))
         try:
             self.dates = DateDetector(definition.datepattern, logtimezone)
         except ConfigError as error:
@@ -200,11 +205,14 @@ class Fail2banFilter:
         prefilter = self._line_prefilter(buffer)
         if prefilter is None:
             failures = []
-            raws = buffer.split(b"\n")
-            if raws[-1] == b"":
-                raws.pop()
-            for lineno, raw in enumerate(raws, first_lineno):
-                failures += self.feed(raw.decode("utf-8", "replace").rstrip("\r"), lineno)
+            # One decode per buffer: a newline byte never belongs to a UTF-8 sequence, so
+            # this equals decoding line by line.
+            lines = buffer.decode("utf-8", "replace").split("\n")
+            if lines[-1] == "":
+                lines.pop()
+            feed = self.feed
+            for lineno, line in enumerate(lines, first_lineno):
+                failures += feed(line.rstrip("\r"), lineno)
             return failures
         scanned = buffer if buffer.endswith(b"\n") or not buffer else buffer + b"\n"
         failures = []
@@ -264,11 +272,11 @@ class Fail2banFilter:
     def _find(self, entry: Entry, date: float | None, lineno: int) -> list[FilterFailure]:
         if self._maxlines > 1:
             self._buffer.append(entry)
-            self._buffer = self._buffer[-self._maxlines:]
+            original = self._buffer = self._buffer[-self._maxlines:]
+            full_text = _buffer_text(original)
         else:
-            self._buffer = [entry]
-        original = self._buffer
-        full_text = _buffer_text(original)
+            original = self._buffer = [entry]
+            full_text = entry[0] + "\n"
         if self._early_ignore and self._ignored(full_text, None):
             return []
         text: str | None = full_text
@@ -282,7 +290,11 @@ class Fail2banFilter:
             if content:
                 self._buffer, text = [(str(content), str(content))], None
         failures: list[FilterFailure] = []
-        for index, regex in enumerate(self.failregexes):
+        if text is None:
+            text = _buffer_text(self._buffer)
+        regexes = self.failregexes
+        for index in self._by_first.get(text[:1], self._any_start):
+            regex = regexes[index]
             if text is None:
                 text = _buffer_text(self._buffer)
             match = regex.pattern.search(text)
@@ -401,6 +413,18 @@ class Fail2banFilter:
         elif flags & (_NOFAIL | _FORGET) == _NOFAIL:
             fail["nofail-matches"] = list(fail.get("nofail-matches") or []) + matched
         return fail
+
+
+def _first_char_index(regexes: list[TaggedRegex]
+                      ) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """Which failregexes (indexes, in order) may match a text starting with each character,
+    and those that may match whatever the text starts with."""
+    sets = [leading_chars(regex.pattern) for regex in regexes]
+    any_start = tuple(index for index, chars in enumerate(sets) if chars is None)
+    by_first = {char: tuple(index for index, chars in enumerate(sets)
+                            if chars is None or char in chars)
+                for chars in sets if chars for char in chars}
+    return by_first, any_start
 
 
 def _add_user(ticket: dict[str, Any], user: Any) -> set[Any] | None:

@@ -5,7 +5,9 @@ The failregexes are rewritten into byte patterns that match a SUPERSET of what P
 conditionals become what they could match, each character class becomes its ASCII bytes
 plus "any run of non-ASCII bytes" when it may match a non-ASCII character (Python's Unicode
 classes and case folding included), and, since fail2ban removes the date from a line before
-its regexes run, one gap of any length is allowed anywhere inside a match. Hyperscan then
+its regexes run, one gap of any length is allowed anywhere inside a match. The patterns are
+then widened where that makes the scan cheaper (a literal cut by the gap keeps only some of
+its characters; an alternative that ends with another is left to that one). Hyperscan then
 scans a whole buffer (in prefilter mode, which may widen a pattern further, never narrow
 it), and only the lines it flags go through the exact per-line path. A line it does not
 flag cannot produce a failure, so skipping it changes no result.
@@ -26,6 +28,9 @@ from typing import Any
 
 import hyperscan
 
+MIN_SPLIT_RUN = 6
+"""A literal this long keeps half of itself on each side of a gap; a shorter one keeps only
+its ends (pieces of one or two characters make Hyperscan slow and select little)."""
 MAX_PATTERN_CHARS = 400_000
 """A rewritten pattern longer than this is not worth compiling: the filter runs line by line."""
 
@@ -157,7 +162,7 @@ class _Writer:
         self._global = global_flags
 
     def items(self, nodes: list[tuple[Any, Any]], flags: int, *, top: bool = False) -> list[_Item]:
-        items = [item for node in nodes if (item := self._item(node, flags)) is not None]
+        items = _join_runs([item for node in nodes if (item := self._item(node, flags)) is not None])
         if top:
             # Trailing optional parts widen the set of match ends, not the set of lines.
             while items and items[-1].optional:
@@ -183,7 +188,8 @@ class _Writer:
             return plain if top else ""
         if top:
             # A gap may also sit where a `.*` swallows it: the plain row covers that.
-            return "|".join([plain, *variants])
+            return "|".join(_widest(list(dict.fromkeys(
+                _simplified(variant) for variant in [plain, *variants]))))
         return _alternation(variants)
 
     def _gapped(self, items: list[_Item]) -> list[str]:
@@ -291,6 +297,74 @@ class _Writer:
                      optional=optional, newline=body.newline)
 
 
+def _join_runs(items: list[_Item]) -> list[_Item]:
+    """Runs of single characters (a literal like `"GET `) as one item with two gapped forms
+    instead of one per split point, which would leave short, frequent pieces to look for (a
+    scan several times slower for a handful of extra candidate lines)."""
+    joined: list[_Item] = []
+    run: list[_Item] = []
+    for item in [*items, None]:
+        if item is not None and item.inner_gap is None and not (
+                item.absorbs or item.optional or item.newline):
+            run.append(item)
+            continue
+        if len(run) > 1:
+            joined.append(_Item("".join(part.text for part in run), _run_gap(run)))
+        else:
+            joined.extend(run)
+        run = []
+        if item is not None:
+            joined.append(item)
+    return joined
+
+
+def _simplified(variant: str) -> str:
+    """A top-level alternative without what costs the scan work but selects no line: one
+    character between two stretches of any text, any text at the start, and the repeat of
+    a final class (its first character ends the first match already)."""
+    while (shorter := _LONE_CHAR.sub(lambda _: _GAP, variant)) != variant:
+        variant = shorter
+    variant = _TRAILING_RUN.sub(r"\1", variant, count=1)
+    return _LEADING_ANY_TEXT.sub("", variant, count=1) or variant
+
+
+def _widest(alternatives: list[str]) -> list[str]:
+    """The alternatives without those that end with another one (`X` then `B` can only match
+    where `B` does: the longer one selects no extra line)."""
+    return [alternative for alternative in alternatives
+            if not any(other != alternative and alternative.endswith(other)
+                       and _is_concatenation(alternative, len(alternative) - len(other))
+                       for other in alternatives)]
+
+
+def _is_concatenation(text: str, cut: int) -> bool:
+    """Whether the regex `text` is the regex before `cut` followed by the one after it."""
+    try:
+        whole, head, tail = (sre_parse.parse(part) for part in (text, text[:cut], text[cut:]))
+    except re.error:
+        return False
+    return _shape(whole) == _shape(head) + _shape(tail)
+
+
+def _shape(node: Any) -> Any:
+    """A parsed regex as nested tuples (parsed sub-patterns compare by identity)."""
+    if isinstance(node, (list, tuple, sre_parse.SubPattern)):
+        return tuple(_shape(part) for part in node)
+    return node
+
+
+def _run_gap(run: list[_Item]) -> str:
+    """A run of characters with a gap inside: its first character, any text, its last; for a
+    long run, two forms that each keep half of it (a gap after position i >= half keeps
+    the first half whole, one before it keeps the rest from half - 1 whole)."""
+    texts = [part.text for part in run]
+    if len(run) < MIN_SPLIT_RUN:
+        return texts[0] + _GAP + texts[-1]
+    half = (len(run) + 1) // 2
+    return _alternation(["".join(texts[:half]) + _GAP + texts[-1],
+                         texts[0] + _GAP + "".join(texts[half - 1:])])
+
+
 def _alternation(variants: list[str]) -> str:
     return variants[0] if len(variants) == 1 else "(?:" + "|".join(variants) + ")"
 
@@ -310,13 +384,19 @@ def _single(node: tuple[Any, Any], flags: int) -> re.Pattern[str]:
     return compiled
 
 
+def char_members(node: tuple[Any, Any], flags: int) -> tuple[list[int], bool]:
+    """The ASCII codes one parsed single-character node (literal, class, `.`) matches under
+    `flags`, and whether it may also match a non-ASCII character."""
+    pattern = _single(_hashable(node), flags)
+    members = [code for code in range(128) if pattern.fullmatch(chr(code))]
+    wide = _may_be_non_ascii(node, flags) or any(pattern.fullmatch(c) for c in _FOLDS_TO_ASCII)
+    return members, wide
+
+
 def _char_class(node: tuple[Any, Any], flags: int) -> tuple[str, bool]:
     """Bytes for one Python character: its ASCII members, or any non-ASCII run; and whether
     it may be the newline."""
-    key = _hashable(node)
-    pattern = _single(key, flags)
-    members = [code for code in range(128) if pattern.fullmatch(chr(code))]
-    wide = _may_be_non_ascii(node, flags) or any(pattern.fullmatch(c) for c in _FOLDS_TO_ASCII)
+    members, wide = char_members(node, flags)
     if 10 in members:
         # The newline fail2ban appends may stand where the file has "\r\n" (it strips "\r").
         return _byte_class(sorted({*members, 13, *(range(128, 256) if wide else ())})) + "+", True
@@ -373,4 +453,9 @@ def _escape(code: int) -> str:
 
 
 _ANY_LINE_CHAR = _byte_class([c for c in range(256) if c != 10]) + "+"
+# One character between two stretches of any text adds nothing a scan can use, only work.
+_ANY_TEXT = "(?:" + re.escape(_GAP) + "|" + re.escape(_ANY_LINE_CHAR[:-1] + "*") + ")"
+_LEADING_ANY_TEXT = re.compile("^" + _ANY_TEXT)
+_TRAILING_RUN = re.compile(r"(\[[^\[\]]*\])\+$")
+_LONE_CHAR = re.compile(_ANY_TEXT + r"(?:\\x(?!0a)[0-9a-f]{2}|[0-9A-Za-z])" + _ANY_TEXT)
 _ANY_CHAR = _byte_class(list(range(256))) + "+"
