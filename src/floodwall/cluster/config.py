@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from floodwall.config.converters import boolean, non_empty_text
 from floodwall.errors import ConfigError
 
 KEYS = frozenset({"url", "node", "fleet", "username", "password", "tls_ca", "tls_cert",
@@ -96,12 +97,12 @@ def parse_cluster(body: Mapping[str, Any],
         url=get("url", _url, "redis://"),
         node=get("node", _name, socket.gethostname().split(".")[0] or "node"),
         fleet=get("fleet", _name, "default"),
-        username=get("username", _text),
-        password=get("password", _text),
-        tls_ca=get("tls_ca", _text),
-        tls_cert=get("tls_cert", _text),
-        tls_key=get("tls_key", _text),
-        tls_verify=get("tls_verify", _bool, True),
+        username=get("username", non_empty_text),
+        password=get("password", non_empty_text),
+        tls_ca=get("tls_ca", non_empty_text),
+        tls_cert=get("tls_cert", non_empty_text),
+        tls_key=get("tls_key", non_empty_text),
+        tls_verify=get("tls_verify", boolean, True),
         sentinels=sentinels,
         sentinel_master=get("sentinel_master", _name, "mymaster"),
         advertise=get("advertise", _addresses, ()),
@@ -112,16 +113,6 @@ def parse_cluster(body: Mapping[str, Any],
     )
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {value!r}")
-    return value
 
 
 def _name(value: Any) -> str:
@@ -132,7 +123,7 @@ def _name(value: Any) -> str:
 
 
 def _url(value: Any) -> str:
-    text = _text(value)
+    text = non_empty_text(value)
     parts = urlsplit(text)
     if parts.scheme not in _SCHEMES:
         raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")

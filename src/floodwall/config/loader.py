@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from floodwall.bans.formula import BanFormula, compile_formula
 from floodwall.cluster.config import ClusterConfig, parse_cluster
+from floodwall.config.converters import boolean, non_empty_text
 from floodwall.config.durations import parse_bantime, parse_duration
 from floodwall.config.fail2ban_jails import Fail2banSetup, read_fail2ban
 from floodwall.config.locate import find_line
@@ -137,9 +138,9 @@ def parse_config(text: str, path: str = "<string>", fail2ban_dir: str | None = N
     return Config(
         path=path,
         state_dir=reader.convert("floodwall", "state_dir", daemon.get("state_dir",
-                                 "/var/lib/floodwall"), _text),
+                                 "/var/lib/floodwall"), non_empty_text),
         socket=reader.convert("floodwall", "socket",
-                              daemon.get("socket", "/run/floodwall/control.sock"), _text),
+                              daemon.get("socket", "/run/floodwall/control.sock"), non_empty_text),
         backend=reader.convert("floodwall", "backend", daemon.get("backend", "nftables"),
                                _choice("nftables", "dry-run")),
         table=reader.convert("floodwall", "table", daemon.get("table", "floodwall"),
@@ -152,7 +153,7 @@ def parse_config(text: str, path: str = "<string>", fail2ban_dir: str | None = N
         history=reader.convert("floodwall", "history", daemon.get("history", "30d"),
                                _positive_duration),
         protect_ssh_sessions=reader.convert("floodwall", "protect_ssh_sessions",
-                                            daemon.get("protect_ssh_sessions", True), _bool),
+                                            daemon.get("protect_ssh_sessions", True), boolean),
         recidive=(fail2ban.recidive if fail2ban and fail2ban.recidive and "recidive" not in data
                   else _recidive(reader, _table(reader, data, "recidive"))),
         aggregate=_aggregate(reader, _table(reader, data, "aggregate")),
@@ -220,13 +221,13 @@ def _jail(reader: _Reader, name: str, body: Any, defaults: Mapping[str, Any]) ->
     action, rate, burst = _action(reader, table, body, get)
     return JailConfig(
         name=name,
-        enabled=reader.convert(table, "enabled", body.get("enabled", True), _bool),
+        enabled=reader.convert(table, "enabled", body.get("enabled", True), boolean),
         logpath=reader.convert(table, "logpath", body["logpath"], _text_list),
         filter=kind,
         maxretry=get("maxretry", _positive_int),
         findtime=get("findtime", _positive_duration),
         bantime=get("bantime", parse_bantime),
-        format=get("format", _text),
+        format=get("format", non_empty_text),
         format_kind=get("format_kind", _choice("apache", "nginx")),
         rule=rule,
         failregex=failregex,
@@ -250,7 +251,7 @@ def _fail2ban(reader: _Reader, body: dict[str, Any], override: str | None,
     """The enabled jails of the fail2ban directory given (--fail2ban-config wins)."""
     reader.check_keys("fail2ban", body, {"config_dir"})
     directory = override if override is not None else (
-        reader.convert("fail2ban", "config_dir", body["config_dir"], _text)
+        reader.convert("fail2ban", "config_dir", body["config_dir"], non_empty_text)
         if "config_dir" in body else None)
     if directory is None:
         return None
@@ -324,13 +325,13 @@ def _escalation(reader: _Reader, table: str, body: Any) -> EscalationConfig:
             raise reader.error(f"{key}: {problem}", table, "escalation") from None
 
     return EscalationConfig(
-        increment=get("increment", _bool, False),
+        increment=get("increment", boolean, False),
         factor=get("factor", _positive_number, 1.0),
         formula=get("formula", _formula),
         multipliers=get("multipliers", _number_list, ()),
         maxtime=get("maxtime", _positive_duration),
         rndtime=get("rndtime", parse_duration),
-        overalljails=get("overalljails", _bool, False),
+        overalljails=get("overalljails", boolean, False),
     )
 
 
@@ -338,7 +339,7 @@ def _recidive(reader: _Reader, body: dict[str, Any]) -> RecidiveConfig:
     reader.check_keys("recidive", body, _RECIDIVE_KEYS)
     convert = reader.convert
     return RecidiveConfig(
-        enabled=convert("recidive", "enabled", body.get("enabled", bool(body)), _bool),
+        enabled=convert("recidive", "enabled", body.get("enabled", bool(body)), boolean),
         maxretry=convert("recidive", "maxretry", body.get("maxretry", 5), _positive_int),
         findtime=convert("recidive", "findtime", body.get("findtime", "1d"), _positive_duration),
         bantime=convert("recidive", "bantime", body.get("bantime", "1w"), parse_bantime),
@@ -349,7 +350,7 @@ def _aggregate(reader: _Reader, body: dict[str, Any]) -> AggregateConfig:
     reader.check_keys("aggregate", body, _AGGREGATE_KEYS)
     convert = reader.convert
     return AggregateConfig(
-        enabled=convert("aggregate", "enabled", body.get("enabled", bool(body)), _bool),
+        enabled=convert("aggregate", "enabled", body.get("enabled", bool(body)), boolean),
         count=convert("aggregate", "count", body.get("count", 5), _positive_int),
         within=convert("aggregate", "within", body.get("within", "1h"), _positive_duration),
         ipv4_prefix=convert("aggregate", "ipv4_prefix", body.get("ipv4_prefix", 24),
@@ -386,13 +387,8 @@ def _number_list(value: Any) -> tuple[float, ...]:
 
 
 def _formula(value: Any) -> BanFormula:
-    return compile_formula(_text(value))
+    return compile_formula(non_empty_text(value))
 
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a non-empty string, got {value!r}")
-    return value
 
 
 def _identifier(value: Any) -> str:
@@ -400,11 +396,6 @@ def _identifier(value: Any) -> str:
         raise ValueError(f"expected a name of letters, digits and '_' (nft table), got {value!r}")
     return value
 
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
 
 
 def _positive_int(value: Any) -> int:
@@ -458,7 +449,7 @@ def _regex(value: Any) -> re.Pattern[str] | None:
     if value is None:
         return None
     try:
-        return re.compile(_text(value))
+        return re.compile(non_empty_text(value))
     except re.error as problem:
         raise ValueError(f"invalid regular expression {value!r}: {problem}") from None
 
@@ -496,13 +487,13 @@ def _recon(reader: _Reader, body: dict[str, Any]) -> ReconConfig:
 
     return ReconConfig(
         # Lookups leave the host (DNS, RDAP): on only when a [recon] table asks for them.
-        enabled=reader.convert("recon", "enabled", body.get("enabled", bool(body)), _bool),
+        enabled=reader.convert("recon", "enabled", body.get("enabled", bool(body)), boolean),
         resolver=get("resolver", _host_port_or_empty),
         rdap_url=get("rdap_url", _url_or_empty), mmdb=get("mmdb", _text_list),
         timeout=get("timeout", _positive_duration), cache_ttl=get("cache_ttl", _positive_duration),
         failure_ttl=get("failure_ttl", _positive_duration),
         rdap_interval=get("rdap_interval", parse_duration),
-        backdoor_check=get("backdoor_check", _bool),
+        backdoor_check=get("backdoor_check", boolean),
         backdoor_ports=get("backdoor_ports", _port_numbers),
         backdoor_interval=get("backdoor_interval", parse_duration))
 
@@ -513,19 +504,19 @@ def _http(reader: _Reader, body: dict[str, Any], state_dir: Any) -> HttpConfig:
                             _host_port)
     default_token = f"{str(state_dir or '/var/lib/floodwall').rstrip('/')}/http.token"
     return HttpConfig(
-        enabled=reader.convert("http", "enabled", body.get("enabled", False), _bool),
+        enabled=reader.convert("http", "enabled", body.get("enabled", False), boolean),
         listen=listen,
         token_file=reader.convert("http", "token_file", body.get("token_file", default_token),
-                                  _text))
+                                  non_empty_text))
 
 
 def _logging(reader: _Reader, body: dict[str, Any]) -> LoggingConfig:
     reader.check_keys("logging", body, _LOGGING_KEYS)
-    return LoggingConfig(json=reader.convert("logging", "json", body.get("json", False), _bool))
+    return LoggingConfig(json=reader.convert("logging", "json", body.get("json", False), boolean))
 
 
 def _host_port(value: Any) -> str:
-    text = _text(value)
+    text = non_empty_text(value)
     match = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$", text)
     if not match or not 0 <= int(match.group(2)) < 65536:
         raise ValueError(f"expected \"ADDRESS:PORT\" such as \"127.0.0.1:9180\" or "
@@ -536,7 +527,7 @@ def _host_port(value: Any) -> str:
 def _host_port_or_empty(value: Any) -> str:
     if value == "":
         return ""
-    text = _text(value)
+    text = non_empty_text(value)
     try:
         ipaddress.ip_address(text)
         return text
@@ -547,7 +538,7 @@ def _host_port_or_empty(value: Any) -> str:
 def _url_or_empty(value: Any) -> str:
     if value == "":
         return ""
-    text = _text(value)
+    text = non_empty_text(value)
     if not re.match(r"^https?://[^\s/]+", text):
         raise ValueError(f"expected an http(s) URL such as \"https://rdap.org\" or \"\" "
                          f"to turn RDAP off, got {value!r}")
