@@ -91,14 +91,16 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
         except OSError:
             pass
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
-    halves = _independent_halves(config, paths) if explicit and workers > 1 else None
+    halves = None
+    if workers > 1:
+        halves = _independent_halves(config, paths) if explicit else _by_jails(config, paths)
     if halves is None:
         return _replay(config, paths, explicit, on_ban, stats.files)
     context = multiprocessing.get_context("fork")
     shared = [context.Array("q", 2 * len(part)) for part, _ in halves]
     channels = [context.Pipe(duplex=False) for _ in halves]
     processes = [context.Process(target=_replay_part, daemon=True,
-                                 args=(config, part, jails, counters, sender))
+                                 args=(config, part, jails, explicit, counters, sender))
                  for (part, jails), counters, (_, sender) in zip(halves, shared, channels,
                                                                 strict=True)]
     for process in processes:
@@ -186,6 +188,41 @@ def _independent_halves(config: Config, paths: Sequence[str]
     return [(files[kind], tuple(kinds[kind])) for kind in ("access", "syslog")]
 
 
+def _by_jails(config: Config, paths: Sequence[str]
+              ) -> list[tuple[list[str], tuple[str, ...]]] | None:
+    """Files read by their jails' logpath globs, split in two halves no jail spans (jails
+    sharing a file stay together), balanced by size; None if that cannot be done."""
+    pipeline = Pipeline(config)
+    groups: list[tuple[set[str], list[str]]] = []  # (jails, files) of connected components
+    for path in paths:
+        jails = {jail.name for jail in pipeline.jails_for(path)}
+        joined = [group for group in groups if group[0] & jails]
+        merged: tuple[set[str], list[str]] = (set(jails), [path])
+        for group in joined:
+            groups.remove(group)
+            merged[0].update(group[0])
+            merged[1].extend(group[1])
+        groups.append(merged)
+    if len(groups) < 2:
+        return None
+    halves: list[tuple[set[str], list[str], int]] = [(set(), [], 0), (set(), [], 0)]
+    for jails, files in sorted(groups, key=lambda g: -sum(_size(f) for f in g[1])):
+        lighter = min(range(2), key=lambda i: halves[i][2])
+        old = halves[lighter]
+        halves[lighter] = (old[0] | jails, old[1] + files,
+                           old[2] + sum(_size(f) for f in files))
+    order = {path: index for index, path in enumerate(paths)}
+    return [(sorted(files, key=order.__getitem__), tuple(sorted(jails)))
+            for jails, files, _ in halves]
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def _kind_of(path: str, probe: EntryParser, sample: int = 50) -> str | None:
     """'access' or 'syslog' if the file's first lines are all one of them, else None."""
     seen: set[str] = set()
@@ -197,8 +234,8 @@ def _kind_of(path: str, probe: EntryParser, sample: int = 50) -> str | None:
     return seen.pop() if len(seen) == 1 and "other" not in seen else None
 
 
-def _replay_part(config: Config, paths: list[str], jails: tuple[str, ...], counters: Any,
-                 sender: Any) -> None:
+def _replay_part(config: Config, paths: list[str], jails: tuple[str, ...], explicit: bool,
+                 counters: Any, sender: Any) -> None:
     """A worker: the replay of some files through some jails; sends back its bans (or the
     error), reporting its progress into `counters` meanwhile."""
     part = replace(config, jails=tuple(j for j in config.jails if j.name in jails))
@@ -212,7 +249,8 @@ def _replay_part(config: Config, paths: list[str], jails: tuple[str, ...], count
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
     try:
-        result: list[ReplayBan] | BaseException = _replay(part, paths, True, None, progress)
+        result: list[ReplayBan] | BaseException = _replay(part, paths, explicit, None,
+                                                          progress)
     except Exception as problem:  # noqa: BLE001 - any failure is handed to the parent to raise
         result = problem
     done.set()

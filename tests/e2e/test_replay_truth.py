@@ -61,3 +61,25 @@ def test_two_workers_give_the_same_bans_as_one(tmp_path: Path) -> None:
     assert sorted(map(key, one)) == sorted(map(key, two)) and len(one) >= 5
     assert alone.lines == split.lines == 60_000
     assert alone.bytes_read == split.bytes_read == alone.bytes_total
+
+
+def test_jails_own_logpaths_split_into_workers_with_the_same_bans(tmp_path: Path) -> None:
+    from floodwall.config.loader import parse_config
+    from floodwall.replay import _by_jails, replay
+
+    generate(tmp_path, lines=60_000, vhosts=40, fmt="combined", seed=5)
+    text = (ROOT / "examples" / "floodwall.toml").read_text()
+    text = text.replace("/var/www/*/logs/access.log", f"{tmp_path}/www/*/logs/access.log")
+    text = text.replace("/var/log/auth.log", f"{tmp_path}/auth.log")
+    config = parse_config(text, str(tmp_path / "floodwall.toml"))
+    logs = sorted(str(p) for p in tmp_path.glob("www/*/logs/access.log")) + [
+        str(tmp_path / "auth.log")]
+    halves = _by_jails(config, logs)
+    assert halves is not None
+    assert sorted(jails for _, jails in halves) == [
+        ("http-get-dos", "wordpress-bruteforce"), ("sshd",)]
+    one = replay(config, logs, explicit=False, workers=1)
+    two = replay(config, logs, explicit=False, workers=2)
+    assert [(r.ban.jail, r.ban.key, r.decision.time) for r in two] == sorted(
+        ((r.ban.jail, r.ban.key, r.decision.time) for r in one), key=lambda b: (b[2], b[0], b[1]))
+    assert len(one) >= 5
