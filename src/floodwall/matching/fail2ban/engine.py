@@ -163,9 +163,11 @@ class Fail2banFilter:
                                   f"<ADDR>, <F-ID> or <F-MLFID>", path=path, key="failregex")
         self.ignoreregexes = [TaggedRegex.compile(source, use_dns=use_dns, where=path)
                               for source in definition.ignoreregex]
-        self._by_first, self._any_start = (
-            _first_char_index(self.failregexes) if not multiline
-            else ({}, tuple(range(len(self.failregexes)))))
+        # Until the first-character index is built every failregex is tried; building it
+        # parses each regex again, which only pays on logs longer than a few lines.
+        self._by_first: dict[str, tuple[int, ...]] = {}
+        self._any_start = tuple(range(len(self.failregexes)))
+        self._index_in = 0 if multiline else FIRST_CHAR_INDEX_AFTER
         try:
             self.dates = DateDetector(definition.datepattern, logtimezone)
         except ConfigError as error:
@@ -293,6 +295,10 @@ class Fail2banFilter:
         if text is None:
             text = _buffer_text(self._buffer)
         regexes = self.failregexes
+        if self._index_in:
+            self._index_in -= 1
+            if not self._index_in:
+                self._by_first, self._any_start = _first_char_index(regexes)
         for index in self._by_first.get(text[:1], self._any_start):
             regex = regexes[index]
             if text is None:
@@ -413,6 +419,10 @@ class Fail2banFilter:
         elif flags & (_NOFAIL | _FORGET) == _NOFAIL:
             fail["nofail-matches"] = list(fail.get("nofail-matches") or []) + matched
         return fail
+
+
+FIRST_CHAR_INDEX_AFTER = 200
+"""Lines matched against the failregexes before their first-character index is built."""
 
 
 def _first_char_index(regexes: list[TaggedRegex]
