@@ -6,10 +6,7 @@ Two namespaces the test creates: `web` (nginx, a listener on 8080, floodwall) an
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +23,7 @@ from tests.support.netns import (
     wait_for_tcp,
     wait_until,
 )
+from tests.support.nginx import start_nginx
 
 WEB, ATTACKER = "192.0.2.1", "192.0.2.66"
 OTHER_PORT = 8080
@@ -33,29 +31,16 @@ OTHER_PORT = 8080
 REASON = skip_reason(("ip", "nft", "nginx", "curl")) or fail2ban_dir.skip_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
-NGINX_CONF = """
-user root;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/nginx-error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
-    server {{
+NGINX_HTTP = """
+    server {
         listen 80;
         server_name site1.example;
-        location / {{
+        location / {
             auth_basic "private";
             auth_basic_user_file {root}/htpasswd;
             root {root}/www;
-        }}
-    }}
-}}
+        }
+    }
 """
 
 JAIL_LOCAL = """
@@ -92,13 +77,10 @@ def site(tmp_path: Path) -> Iterator[tuple[Namespace, Namespace, Path]]:
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text("ok\n")
     (root / "htpasswd").write_text("admin:{PLAIN}right\n")
-    (root / "nginx.conf").write_text(NGINX_CONF.format(root=root))
     (root / "floodwall.toml").write_text(FLOODWALL_TOML.format(root=root))
     fail2ban_dir.copy_config(root / "fail2ban", JAIL_LOCAL.format(root=root))
     with network(2, [Link(0, 1, (f"{WEB}/24",), (f"{ATTACKER}/24",))]) as (web, attacker):
-        nginx = shutil.which("nginx", path=os.pathsep.join(["/usr/sbin", os.environ["PATH"]]))
-        web.popen([str(nginx), "-c", str(root / "nginx.conf"), "-p", str(root),
-                   "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+        start_nginx(web, root, NGINX_HTTP, as_root=True)
         start_tcp_listener(web, [OTHER_PORT])
         wait_for_tcp(attacker, WEB, 80, 15)
         wait_for_tcp(attacker, WEB, OTHER_PORT, 15)

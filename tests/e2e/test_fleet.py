@@ -9,8 +9,6 @@ reachable from every network namespace.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.netns import Link, Namespace, network, skip_reason, wait_until
+from tests.support.nginx import start_nginx
 from tests.support.redis_server import SKIP_REASON as REDIS_MISSING
 from tests.support.redis_server import RedisServer
 
@@ -32,26 +31,14 @@ GATEWAYS = ("192.0.2.1", "192.0.2.2", "192.0.2.3")
 REASON = skip_reason(("ip", "nft", "nginx", "curl")) or REDIS_MISSING
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
-NGINX_CONF = """
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/nginx-error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
+NGINX_HTTP = """
     keepalive_requests 1000;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
-    server {{
+    server {
         listen 80;
         access_log {root}/access.log combined;
-        location = /ok {{ return 200 "ok\\n"; }}
-        location / {{ return 404; }}
-    }}
-}}
+        location = /ok { return 200 "ok\\n"; }
+        location / { return 404; }
+    }
 """
 
 FLOODWALL_TOML = """
@@ -167,23 +154,20 @@ def _fleet(tmp_path: Path, url: str, count: int, extra: str = ""
     # Namespace `count` is the attacker; link i joins it to gateway i.
     links = [Link(count, i, (f"{ATTACKER}/32", f"{SECOND_ATTACKER}/32"), (f"{GATEWAYS[i]}/32",))
              for i in range(count)]
-    nginx = shutil.which("nginx", path=os.pathsep.join(["/usr/sbin", os.environ["PATH"]]))
     with network(count + 1, links) as namespaces:
         attacker = namespaces[count]
         gateways = []
         for i in range(count):
             root = tmp_path / f"gw{i + 1}"
-            (root / "tmp").mkdir(parents=True)
+            root.mkdir(parents=True)
             (root / "access.log").touch()
-            (root / "nginx.conf").write_text(NGINX_CONF.format(root=root))
             (root / "floodwall.toml").write_text(FLOODWALL_TOML.format(
                 root=root, url=url, node=f"gw{i + 1}", extra=extra))
             gateway = Gateway(f"gw{i + 1}", GATEWAYS[i], namespaces[i], root)
             attacker.run(["ip", "route", "add", f"{gateway.address}/32", "dev", f"v{i}"])
             gateway.namespace.run(["ip", "route", "add", f"{ATTACKER}/32", "dev", f"v{i}"])
             gateway.namespace.run(["ip", "route", "add", f"{SECOND_ATTACKER}/32", "dev", f"v{i}"])
-            gateway.namespace.popen([str(nginx), "-c", str(root / "nginx.conf"), "-p", str(root),
-                                     "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+            start_nginx(gateway.namespace, root, NGINX_HTTP)
             gateways.append(gateway)
         for gateway in gateways:
             wait_until(lambda g=gateway: attacker.connects(g.address, 80), 15,  # type: ignore[misc]

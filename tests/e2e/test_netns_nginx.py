@@ -6,8 +6,6 @@ Three namespaces the test creates: `web` (nginx + floodwall), `attacker` and `cl
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.netns import Link, Namespace, network, skip_reason, wait_until
+from tests.support.nginx import start_nginx
 
 WEB_FOR_ATTACKER, ATTACKER = "192.0.2.1", "192.0.2.66"
 WEB_FOR_CLIENT, CLIENT = "198.51.100.1", "198.51.100.10"
@@ -26,26 +25,14 @@ BANTIME = 12
 REASON = skip_reason(("ip", "nft", "nginx", "curl"))
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
-NGINX_CONF = """
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/nginx-error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
-    server {{
+NGINX_HTTP = """
+    server {
         listen 80;
         server_name site1.example;
         access_log {root}/www/site1.example/logs/access.log combined;
-        location = /ok {{ return 200 "ok\\n"; }}
-        location / {{ return 404; }}
-    }}
-}}
+        location = /ok { return 200 "ok\\n"; }
+        location / { return 404; }
+    }
 """
 
 FLOODWALL_TOML = """
@@ -117,17 +104,13 @@ def _banned(web: Namespace) -> list[str]:
 @pytest.fixture()
 def site(tmp_path: Path) -> Iterator[tuple[list[Namespace], Floodwall]]:
     root = tmp_path
-    (root / "tmp").mkdir()
     (root / "www" / "site1.example" / "logs").mkdir(parents=True)
-    (root / "nginx.conf").write_text(NGINX_CONF.format(root=root))
     (root / "floodwall.toml").write_text(FLOODWALL_TOML.format(root=root, bantime=BANTIME))
     links = [Link(0, 1, (f"{WEB_FOR_ATTACKER}/24",), (f"{ATTACKER}/24",)),
              Link(0, 2, (f"{WEB_FOR_CLIENT}/24",), (f"{CLIENT}/24",))]
     with network(3, links) as namespaces:
         web = namespaces[0]
-        nginx = shutil.which("nginx", path=os.pathsep.join(["/usr/sbin", os.environ["PATH"]]))
-        web.popen([str(nginx), "-c", str(root / "nginx.conf"), "-p", str(root),
-                   "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+        start_nginx(web, root, NGINX_HTTP)
         wait_until(lambda: namespaces[2].connects(WEB_FOR_CLIENT, 80), 15, "nginx to listen")
         floodwall = Floodwall(web, root)
         floodwall.start()
