@@ -249,6 +249,12 @@ def default_set() -> tuple[DateTemplate, ...]:
 
 def templates_for(datepattern: str | None) -> list[DateTemplate]:
     """The templates a filter's `datepattern` (one entry a line) asks for; defaults if none."""
+    return list(_templates_for(datepattern))
+
+
+@functools.lru_cache(maxsize=256)
+def _templates_for(datepattern: str | None) -> tuple[DateTemplate, ...]:
+    """templates_for, cached: templates are frozen and detectors keep their own statistics."""
     entries = [entry.strip() for entry in re.split("\n+", datepattern or "") if entry.strip()]
     chosen: list[DateTemplate] = []
     names: set[str] = set()
@@ -276,7 +282,7 @@ def templates_for(datepattern: str | None) -> list[DateTemplate]:
             add([template_for("{UNB}^")], False)
         else:
             add([template_for(entry)], False)
-    return chosen or list(default_set())
+    return tuple(chosen or default_set())
 
 
 class _Candidate:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from floodwall.errors import ConfigError
 
@@ -42,6 +43,27 @@ _COMPOSITE_GROUP = re.compile(r"^(alt_|tuple_)(.*?)(?:_\d+)?$")
 
 FAILURE_ID_GROUPS = ("fid", "ip4", "ip6", "dns")
 """Groups that identify a failure, in the order fail2ban prefers them."""
+
+
+@lru_cache(maxsize=4096)
+def _compile(source: str, multiline: bool, use_dns: bool) -> TaggedRegex:
+    expanded = expand_tags(source, use_dns)
+    if not expanded.strip():
+        raise ConfigError("empty regex; remove the blank entry")
+    try:
+        pattern = re.compile(expanded, re.MULTILINE if multiline else 0)
+    except re.error as error:
+        raise ConfigError(f"invalid regex {source!r}: {error}; fix the expression") from None
+    alternates: list[tuple[str, str]] = []
+    tuples: list[tuple[str, str]] = []
+    for group in pattern.groupindex:
+        composite = _COMPOSITE_GROUP.match(group) if len(group) > 4 else None
+        if composite:
+            kind, target = composite.groups()
+            (alternates if kind == "alt_" else tuples).append((group, group_name(target)))
+    skiplines = sum(1 for group in pattern.groupindex if group.startswith("skiplines"))
+    return TaggedRegex(source, pattern, tuple(sorted(alternates)), tuple(sorted(tuples)),
+                       skiplines)
 
 
 def group_name(tag_name: str) -> str:
@@ -98,24 +120,14 @@ class TaggedRegex:
     @classmethod
     def compile(cls, source: str, *, multiline: bool = False, use_dns: bool = True,
                 where: str | None = None) -> TaggedRegex:
-        """Expand tags and compile; a bad regex is a ConfigError naming the filter file."""
-        expanded = expand_tags(source, use_dns)
-        if not expanded.strip():
-            raise ConfigError("empty regex; remove the blank entry", path=where)
+        """Expand tags and compile; a bad regex is a ConfigError naming the filter file.
+
+        The result is immutable and shared: filters loaded with other options (or again)
+        reuse what an identical regex already compiled to."""
         try:
-            pattern = re.compile(expanded, re.MULTILINE if multiline else 0)
-        except re.error as error:
-            raise ConfigError(f"invalid regex {source!r}: {error}; fix the expression",
-                              path=where) from None
-        alternates: list[tuple[str, str]] = []
-        tuples: list[tuple[str, str]] = []
-        for group in pattern.groupindex:
-            composite = _COMPOSITE_GROUP.match(group) if len(group) > 4 else None
-            if composite:
-                kind, target = composite.groups()
-                (alternates if kind == "alt_" else tuples).append((group, group_name(target)))
-        skiplines = sum(1 for group in pattern.groupindex if group.startswith("skiplines"))
-        return cls(source, pattern, tuple(sorted(alternates)), tuple(sorted(tuples)), skiplines)
+            return _compile(source, multiline, use_dns)
+        except ConfigError as error:
+            raise ConfigError(str(error), path=where) from None
 
     def has_failure_id(self) -> bool:
         """Whether a match can name who failed (an address, a host, an <F-ID> or an <F-MLFID>)."""
