@@ -30,10 +30,11 @@ _IGNORED_KEYS = ("time", "match", "desc", "constraint")
 
 
 @contextlib.contextmanager
-def fail2ban_timezone() -> Iterator[None]:
-    """Run the block in fail2ban's test time zone (failJSON times are local to it)."""
+def fail2ban_timezone(zone: str = TEST_TZ) -> Iterator[None]:
+    """Run the block in a time zone, by default fail2ban's test one (failJSON times are
+    local to it)."""
     before = os.environ.get("TZ")
-    os.environ["TZ"] = TEST_TZ
+    os.environ["TZ"] = zone
     time.tzset()
     try:
         yield

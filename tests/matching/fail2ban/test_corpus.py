@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.skipif(
     TESTS_DIR is None,
     reason="SKIPPED LOUDLY: Debian's fail2ban package (stock filters + sample logs) is not "
            "installed; run `apt-get install -y fail2ban` to score the corpus")
-
-
-@pytest.fixture()
-def f2b_timezone() -> Iterator[None]:
-    """fail2ban's test time zone for the duration of a test."""
-    with samples.fail2ban_timezone():
-        yield
 
 
 def _engine(path: Path, options: dict[str, str], journal: bool) -> Any:

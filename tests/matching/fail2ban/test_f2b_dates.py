@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
-import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,17 +13,7 @@ from floodwall.matching.fail2ban.strptime import fields_to_time, zone_offset
 NOW = 1124013600.0  # 2005-08-14 12:00:00 CEST
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def _utc(*parts: int) -> float:

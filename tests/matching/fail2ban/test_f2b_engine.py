@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +14,7 @@ from floodwall.matching.fail2ban import Fail2banFilter, FilterFailure
 NOW = 1124013600.0  # 2005-08-14 10:00:00 UTC
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def _filter(tmp_path: Path, definition: str, **kwargs: object) -> Fail2banFilter:
