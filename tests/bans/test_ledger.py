@@ -63,3 +63,17 @@ def test_is_banned_respects_time_and_jail(tmp_path: Path) -> None:
     assert ledger.is_banned("web", "192.0.2.7", 1099.0)
     assert not ledger.is_banned("web", "192.0.2.7", 1100.0)
     assert not ledger.is_banned("other", "192.0.2.7", 1050.0)
+
+
+def test_a_prefix_ban_covers_its_addresses_also_after_reopening(tmp_path: Path) -> None:
+    ledger = Ledger(Database(tmp_path / "s.db"))
+    ledger.add([(_ban("203.0.113.0/24", 1100.0), ()), (_ban("2001:db8:1::/64", None), ())])
+    reopened = Ledger(ledger.database)
+    for current in (ledger, reopened):
+        assert current.is_banned("web", "203.0.113.77", 1050.0)
+        assert current.is_banned("web", "2001:db8:1::9", 99999.0)
+        assert not current.is_banned("web", "203.0.114.1", 1050.0)
+        assert not current.is_banned("other", "203.0.113.77", 1050.0)
+        assert not current.is_banned("web", "203.0.113.77", 1100.0)
+    reopened.remove("203.0.113.0/24", 1060.0, "unbanned by hand")
+    assert not reopened.is_banned("web", "203.0.113.77", 1070.0)

@@ -17,6 +17,9 @@ class Ledger:
         self.database = database
         self._active: dict[tuple[str, str], StoredBan] = {
             (stored.ban.jail, stored.ban.key): stored for stored in database.open_bans()}
+        # Prefix bans are few: kept apart so a decision about an address checks only them.
+        self._prefixes: dict[tuple[str, str], ipaddress.IPv4Network | ipaddress.IPv6Network] = {
+            (jail, key): ipaddress.ip_network(key) for jail, key in self._active if "/" in key}
 
     def active(self) -> list[Ban]:
         """Every active ban (including those past their end not yet expired)."""
@@ -31,19 +34,18 @@ class Ledger:
         stored = self._active.get((jail, key))
         if stored is not None:
             return stored.ban.until is None or stored.ban.until > now
-        if not self._prefix_bans:
+        if not self._prefixes:
             return False
         try:
             address = ipaddress.ip_address(key.split("/")[0])
         except ValueError:
             return False
-        return any(j == jail and address in ipaddress.ip_network(k)
-                   and (s.ban.until is None or s.ban.until > now)
-                   for (j, k), s in self._active.items() if "/" in k)
-
-    @property
-    def _prefix_bans(self) -> bool:
-        return any("/" in key for _, key in self._active)
+        for (prefix_jail, prefix), network in self._prefixes.items():
+            if prefix_jail == jail and address in network:
+                until = self._active[(prefix_jail, prefix)].ban.until
+                if until is None or until > now:
+                    return True
+        return False
 
     def add(self, bans: Sequence[tuple[Ban, Sequence[Failure]]]) -> list[Change]:
         """Record bans; a ban of an already-banned key only ever extends it, never shortens."""
@@ -63,6 +65,8 @@ class Ledger:
             changes.append(Change("add", extended))
         for ban_id, (ban, _) in zip(self.database.add_bans(new), new, strict=True):
             self._active[(ban.jail, ban.key)] = StoredBan(ban_id, ban)
+            if "/" in ban.key:
+                self._prefixes[(ban.jail, ban.key)] = ipaddress.ip_network(ban.key)
             changes.append(Change("add", ban))
         return changes
 
@@ -83,4 +87,5 @@ class Ledger:
         self.database.end_bans((s.id for s in ended), now, reason)
         for stored in ended:
             del self._active[(stored.ban.jail, stored.ban.key)]
+            self._prefixes.pop((stored.ban.jail, stored.ban.key), None)
         return [Change("remove", stored.ban) for stored in ended]
