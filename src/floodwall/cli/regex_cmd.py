@@ -13,6 +13,7 @@ from typing import Any
 from floodwall.clock import ManualClock
 from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban import Fail2banFilter, FilterFailure
+from floodwall.matching.fail2ban.logrun import feed_buffers, log_failures
 
 DEFAULT_FAIL2BAN_DIR = "/etc/fail2ban"
 
@@ -38,6 +39,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config-dir", default=DEFAULT_FAIL2BAN_DIR, metavar="DIR",
                         help=f"fail2ban configuration folder for filter names "
                              f"(default {DEFAULT_FAIL2BAN_DIR})")
+    parser.add_argument("--workers", type=_workers, default=None, metavar="N",
+                        help="processes for a large log of a single-line filter without "
+                             "<F-MLFID> tickets (default: one per CPU; 1: this process only)")
     parser.set_defaults(func=_regex)
 
 
@@ -51,6 +55,16 @@ def _options(text: str) -> dict[str, str]:
     return {str(key): str(val) for key, val in value.items()}
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes >= 1, not {text!r}")
+    return value
+
+
 def _filter_path(name: str, config_dir: str) -> str:
     if os.path.exists(name) or os.sep in name:
         return name
@@ -61,27 +75,11 @@ def _filter_path(name: str, config_dir: str) -> str:
     return candidate
 
 
-CHUNK_BYTES = 8 << 20
-"""The log is read and matched this many bytes at a time (cut at a line end)."""
-
-
-def _log_buffers(log: str) -> Iterator[bytes]:
-    """The log file in large pieces of whole lines, or the argument itself (one line) when it
-    is not a file."""
-    if not os.path.isfile(log):
-        yield log.encode("utf-8", "surrogateescape") + b"\n"
-        return
-    with open(log, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            yield chunk if chunk.endswith(b"\n") else chunk + handle.readline()
-
-
-def _failures(engine: Fail2banFilter, log: str) -> Iterator[FilterFailure]:
-    """Every failure of the log, in line order."""
-    lineno = 1
-    for buffer in _log_buffers(log):
-        yield from engine.feed_buffer(buffer, lineno)
-        lineno += buffer.count(b"\n") + (not buffer.endswith(b"\n"))
+def _failures(engine: Fail2banFilter, log: str, workers: int | None) -> Iterator[FilterFailure]:
+    """Every failure of the log file (or of the argument itself as one line), in line order."""
+    if os.path.isfile(log):
+        return log_failures(engine, log, workers)
+    return feed_buffers(engine, iter([log.encode("utf-8", "surrogateescape") + b"\n"]))
 
 
 def _regex(args: argparse.Namespace) -> int:
@@ -92,10 +90,10 @@ def _regex(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.json:
         write = sys.stdout.write
-        for failure in _failures(engine, args.log):
+        for failure in _failures(engine, args.log, args.workers):
             write(json.dumps(failure.to_json(), default=str) + "\n")
         return 0
-    for _ in _failures(engine, args.log):
+    for _ in _failures(engine, args.log, args.workers):
         pass
     _print_report(engine, path, args, time.perf_counter() - started)
     return 0

@@ -343,6 +343,12 @@ class DateDetector:
         """Templates that matched at least once, with how often."""
         return [(c.template, c.hits) for c in self._candidates if c.hits]
 
+    def add_hits(self, hits: dict[str, int]) -> None:
+        """Count hits found by another detector of the same templates (a worker's), by
+        template name; the order of preference is left as it is."""
+        for candidate in self._candidates:
+            candidate.hits += hits.get(candidate.template.name, 0)
+
     def find(self, line: str) -> DateMatch | None:
         """Locate the date in `line` (or None), updating the template order."""
         found = self._search(line)

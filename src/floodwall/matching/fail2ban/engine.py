@@ -229,6 +229,11 @@ class Fail2banFilter:
         self.stats.lines += lineno - first_lineno + count(b"\n", position)
         return failures
 
+    def prepare(self, sample: bytes) -> None:
+        """Decide on `sample` (the log's first bytes) whether the prefilter pays, and build it
+        now: worker processes forked afterwards inherit it instead of each building one."""
+        self._line_prefilter(sample)
+
     def _line_prefilter(self, sample: bytes) -> LinePrefilter | None:
         """The filter's Hyperscan prefilter, built on first use; None when lines must all be
         examined: multi-line filters, regexes that may match nearly anything, or logs (judged

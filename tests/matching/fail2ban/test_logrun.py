@@ -1,0 +1,94 @@
+"""A whole log through one filter: worker processes find exactly what one process finds."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from floodwall.clock import ManualClock
+from floodwall.matching.fail2ban import Fail2banFilter, FilterFailure, logrun
+
+NOW = 1124013600.0  # 2005-08-14 10:00:00 UTC
+DOS = ('[Definition]\nfailregex = ^<HOST> .*"GET (?!/robots\\.txt).*" (401|403|404|503)\\s\n'
+       "datepattern = ^[^\\[]*\\[({DATE})\n              {^LN-BEG}\n")
+SSHD_LIKE = ("[Definition]\nprefregex = ^\\S+ sshd\\[<F-MLFID>\\d+</F-MLFID>\\]: "
+             "<F-CONTENT>.+</F-CONTENT>$\n"
+             "failregex = ^Failed password for \\S+ from <HOST>\n"
+             "            ^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>\n")
+
+pytestmark = pytest.mark.usefixtures("utc")
+
+
+def _filter(tmp_path: Path, definition: str) -> Fail2banFilter:
+    path = tmp_path / "filter.d" / "t.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(definition)
+    return Fail2banFilter(str(path), clock=ManualClock(NOW))
+
+
+def _access_log(path: Path, lines: int, *, final_newline: bool = True) -> None:
+    """Access lines with every kind the filter must tell apart, plus broken bytes."""
+    chooser = random.Random(7)
+    rows = []
+    for number in range(lines):
+        client = f"192.0.2.{chooser.randrange(1, 40)}"
+        target = chooser.choice(["/", "/wp-login.php", "/robots.txt", "/x?u=198.51.100.9"])
+        method = chooser.choice(["GET", "GET", "POST"])
+        status = chooser.choice([200, 301, 401, 403, 404, 404, 503])
+        second = number % 60
+        rows.append(f'{client} - - [14/Aug/2005:09:{number // 60 % 60:02d}:{second:02d} +0000] '
+                    f'"{method} {target} HTTP/1.1" {status} 12 "-" "agent"')
+        if number % 997 == 0:
+            rows.append("garbage \xff line without a date")
+    text = "\n".join(rows) + ("\n" if final_newline else "")
+    path.write_bytes(text.encode("utf-8", "surrogateescape").replace("\xff".encode(), b"\xff"))
+
+
+def _summary(engine: Fail2banFilter, failures: list[FilterFailure]) -> object:
+    stats = engine.stats
+    return ([(f.lineno, f.host, f.time, f.regex_index, dict(f.fields)) for f in failures],
+            (stats.lines, stats.matched, stats.ignored, stats.failregex_hits),
+            sorted((t.name, hits) for t, hits in engine.dates.hits()))
+
+
+@pytest.mark.parametrize("workers", [2, 3, 5])
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_workers_find_what_one_process_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             workers: int, final_newline: bool) -> None:
+    log = tmp_path / "access.log"
+    _access_log(log, 20_000, final_newline=final_newline)
+    monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(logrun, "CHUNK_BYTES", 64 << 10)  # several buffers per range
+    serial = _filter(tmp_path, DOS)
+    expected = _summary(serial, list(logrun.log_failures(serial, str(log), workers=1)))
+    parallel = _filter(tmp_path, DOS)
+    found = _summary(parallel, list(logrun.log_failures(parallel, str(log), workers=workers)))
+    assert found == expected
+    failures, (lines, matched, _, _), _ = expected  # type: ignore[misc]
+    assert lines == 20_000 + 21 and 0 < matched < lines
+    assert all(host != "198.51.100.9" for _, host, *_ in failures)
+
+
+def test_only_filters_without_state_between_lines_are_split(tmp_path: Path) -> None:
+    assert logrun.splittable(_filter(tmp_path, DOS))
+    assert not logrun.splittable(_filter(tmp_path, SSHD_LIKE))
+    assert not logrun.splittable(_filter(tmp_path, DOS + "maxlines = 2\n"))
+
+
+def test_ticket_filters_stay_in_one_process(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # A connection's NOFAIL line and its failure sit on both sides of the middle of the log:
+    # cut there, the second half would never learn the ticket.
+    # (80 connections: fail2ban's ticket cache holds 100.)
+    rows = [f"host sshd[{pid}]: Connection from 192.0.2.{pid}" for pid in range(80)]
+    rows += [f"host sshd[{pid}]: Failed password for root from 192.0.2.{pid}"
+             for pid in range(80)]
+    log = tmp_path / "auth.log"
+    log.write_text("\n".join(rows) + "\n")
+    monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
+    engine = _filter(tmp_path, SSHD_LIKE)
+    failures = list(logrun.log_failures(engine, str(log), workers=2))
+    assert [f.lineno for f in failures] == list(range(81, 161))
+    assert all(f.attempts == 2 for f in failures)  # the ticket's NOFAIL line is evidence
