@@ -9,7 +9,8 @@ seconds, peak RSS of the process), prints a table of ratios floodwall/peer taken
 and writes OUT_DIR/results.json and OUT_DIR/chart.svg with the machine it ran on. Slow peers
 run on a prefix of the same file and are compared by lines/s. Then the daemon case
 (bench/daemon.py): `floodwall run` in a network namespace under 20,000 lines/s over 300 vhost
-logs, its lag and the time from a line to its ban in the nftables set.
+logs, its lag and the time from a line to its ban in the nftables set; and the memory case
+(bench/memory.py): bytes per counted key against fail2ban's FailManager.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import daemon, traffic
+from bench import daemon, memory, traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 DOS_FILTER = ROOT / "bench" / "filters" / "http-get-dos.conf"
@@ -286,8 +287,10 @@ def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
         rows.append(_pair("replay vs crowdsec", replay, crowd, ">= 100x"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print("memory: 1,000,000 counted keys, floodwall and fail2ban's FailManager", flush=True)
     results = {"machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-               "runs": runs, "cases": rows, "daemon": _flood(flood_seconds)}
+               "runs": runs, "cases": rows, "memory": memory.run(1_000_000, 100_000),
+               "daemon": _flood(flood_seconds)}
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (out / "chart.svg").write_text(chart(rows), encoding="utf-8")
     print(table(results))
@@ -315,6 +318,8 @@ def table(results: dict[str, object]) -> str:
                          f"{value['lines_per_second']:>11,.0f} {value['cpu_seconds']:>7.2f} "
                          f"{value['peak_rss_mb']:>7.0f} {ratio:>8}  "
                          f"{row['target'] if side == 'peer' else ''}")
+    if isinstance(results.get("memory"), dict):
+        lines.append(memory.describe(results["memory"]))  # type: ignore[arg-type]
     flood = results.get("daemon")
     if isinstance(flood, dict) and "unavailable" in flood:
         lines.append(f"daemon flood: unavailable: {flood['unavailable']}")

@@ -52,7 +52,10 @@ class Decision:
     reason: str
     """Human sentence: what was counted, how many, in which window."""
     failures: tuple[Failure, ...]
-    """The failures in the window that caused the decision, oldest first."""
+    """Evidence: failures of the window that caused the decision, oldest first (the newest
+    ones; a long window keeps only the failures from half its threshold on)."""
+    count: int
+    """Failures counted in the window (at least as many as `failures`)."""
 
 
 @dataclass(frozen=True, slots=True)

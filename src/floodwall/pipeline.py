@@ -43,7 +43,7 @@ class Pipeline:
     def __init__(self, config: Config, *, every_jail_reads_every_file: bool = False) -> None:
         self.config = config
         self.jails: dict[str, Jail] = {
-            j.name: Jail(j, build_filter(j), Allowlist(j.ignoreip))
+            j.name: Jail(j, build_filter(j), Allowlist(j.ignoreip), config.max_keys)
             for j in config.enabled_jails()}
         self._all_files = every_jail_reads_every_file
         self._routes: dict[str, tuple[list[Jail], EntryParser, Prefilter]] = {}

@@ -36,7 +36,7 @@ def _offend(daemon: Daemon, clock: ManualClock, key: str, jail: str = "web") -> 
     """One decision against `key`; returns the resulting ban length (None = permanent)."""
     now = clock.now()
     failure = Failure(jail, key, now, f"/{jail}.log", 1, "line")
-    bans = daemon.ban([Decision(jail, key, now, "5 failures", (failure,))], now)
+    bans = daemon.ban([Decision(jail, key, now, "5 failures", (failure,), 5)], now)
     ban = next(b for b in bans if b.jail == jail and b.key == key)
     return None if ban.until is None else ban.until - ban.start
 

@@ -95,8 +95,8 @@ def test_a_node_alone_still_decides_and_a_ban_resets_the_fleet_count(
         fleet.add(_failure(ATTACKER, T0))
         assert woken and await counters[0].flush([fleet]) == []
         fleet.add(_failure(ATTACKER, T0 + 1))
-        window = fleet.add(_failure(ATTACKER, T0 + 2))  # Redis not asked: local decision
-        assert window is not None and len(window) == 3
+        crossing = fleet.add(_failure(ATTACKER, T0 + 2))  # Redis not asked: local decision
+        assert crossing is not None and crossing.count == 3
         key = counters[0].window_key("dos", ATTACKER)
         assert redis_server.client().zcard(key) == 1
         fleet.forget(ATTACKER)  # the ban arrived: the fleet count starts over too

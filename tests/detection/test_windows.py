@@ -15,7 +15,8 @@ def test_decides_at_maxretry_within_findtime_and_resets() -> None:
     assert windows.add(_failure("a", 0)) is None
     assert windows.add(_failure("a", 5)) is None
     decided = windows.add(_failure("a", 9))
-    assert decided is not None and [f.time for f in decided] == [0, 5, 9]
+    assert decided is not None and decided.count == 3
+    assert [f.time for f in decided.failures] == [5, 9]  # kept from half the threshold on
     assert windows.count("a") == 0 and len(windows) == 0
 
 
@@ -41,7 +42,9 @@ def test_out_of_order_failures_are_counted_by_time() -> None:
     windows.add(_failure("a", 95))   # late, but inside the window: counted
     assert windows.count("a") == 2
     decided = windows.add(_failure("a", 99))
-    assert decided is not None and [f.time for f in decided] == [95, 99, 100]
+    assert decided is not None and decided.count == 3
+    # Evidence is kept from the failure that brought the window to half the threshold on.
+    assert [f.time for f in decided.failures] == [95, 99]
 
 
 def test_memory_released_when_windows_empty() -> None:
@@ -52,3 +55,55 @@ def test_memory_released_when_windows_empty() -> None:
     assert windows.expire(now=1059.0) == 0
     assert windows.expire(now=1060.0) == 10_000
     assert len(windows) == 0
+
+
+def test_evidence_is_the_newest_failures_from_half_the_threshold() -> None:
+    windows = SlidingWindows(maxretry=10, findtime=100)
+    assert windows.keep_from == 5
+    for second in range(9):
+        assert windows.add(_failure("a", float(second))) is None
+    decided = windows.add(_failure("a", 9.0))
+    assert decided is not None and decided.count == 10
+    assert [f.time for f in decided.failures] == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+
+
+def test_evidence_slides_with_the_window() -> None:
+    windows = SlidingWindows(maxretry=4, findtime=10)
+    for when in (0.0, 1.0, 2.0):  # evidence from the second failure on
+        windows.add(_failure("a", when))
+    windows.add(_failure("a", 11.0))  # 0 and 1 fall out: window 2, 11
+    assert windows.count("a") == 2
+    windows.add(_failure("a", 11.5))
+    decided = windows.add(_failure("a", 11.8))
+    assert decided is not None and decided.count == 4
+    assert [f.time for f in decided.failures] == [2.0, 11.0, 11.5, 11.8]
+
+
+def test_maxretry_one_decides_at_once_and_keeps_nothing() -> None:
+    windows = SlidingWindows(maxretry=1, findtime=10)
+    decided = windows.add(_failure("a", 3.0))
+    assert decided is not None and decided.count == 1 and len(windows) == 0
+
+
+def test_key_limit_evicts_the_oldest_lowest_counts_never_near_threshold() -> None:
+    windows = SlidingWindows(maxretry=6, findtime=1000, max_keys=64)
+    for second in range(3):  # "hot" reaches half its threshold first: the oldest key
+        windows.add(_failure("hot", float(second)))
+    windows.add(_failure("warm", 3.0))
+    windows.add(_failure("warm", 4.0))
+    for n in range(500):
+        windows.add(_failure(f"192.0.2.{n % 250}.{n // 250}", 10.0 + n))
+    assert len(windows) <= 64 and windows.evicted >= 500 - 64
+    assert windows.count("hot") == 3  # never evicted: at half its threshold
+    assert windows.count("warm") == 2  # older, but keys with one failure go first
+    assert windows.count("192.0.2.249.1") == 1  # the newest stay
+    for second in range(3):
+        windows.add(_failure("hot", 100.0 + second))
+    assert windows.count("hot") == 0  # it crossed and was decided
+
+
+def test_expired_windows_go_before_anything_is_evicted() -> None:
+    windows = SlidingWindows(maxretry=3, findtime=10, max_keys=10)
+    for n in range(10):
+        windows.add(_failure(f"k{n}", 0.0))
+    assert windows.expire(now=20.0) == 10 and windows.evicted == 0

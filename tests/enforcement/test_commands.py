@@ -122,7 +122,7 @@ def test_the_daemon_hands_a_bans_failures_to_command_actions(tmp_path: Path) -> 
     daemon._rebuild_firewall()
     failures = _sshd_failures("operator", "192.0.2.11")
     now = failures[0].time
-    daemon.ban([Decision("sshd", "192.0.2.11", now, "3 failures", tuple(failures))], now)
+    daemon.ban([Decision("sshd", "192.0.2.11", now, "3 failures", tuple(failures), 3)], now)
     assert (tmp_path / "users").read_text() == "operator\n"
     assert (tmp_path / "shell-banned-192.0.2.11").exists()
     daemon.database.close()

@@ -68,4 +68,4 @@ class BanPolicy:
             reason += f"; repeat offender (ban #{previous + 1}), bantime escalated"
         return Ban(key=decision.key, jail=decision.jail, start=start,
                    until=None if bantime is None else start + bantime,
-                   count=len(decision.failures), origin="local", reason=reason, step=previous)
+                   count=decision.count, origin="local", reason=reason, step=previous)

@@ -83,7 +83,7 @@ def _replay(args: argparse.Namespace) -> int:
         if args.json:
             ban = result.ban
             print_json({"jail": ban.jail, "address": ban.key, "time": result.decision.time,
-                        "failures": len(result.decision.failures)})
+                        "failures": result.decision.count})
             sys.stdout.flush()
 
     show_progress = not args.no_progress and sys.stderr.isatty()
@@ -97,7 +97,7 @@ def _replay(args: argparse.Namespace) -> int:
     if not args.json:
         print_table(["time", "jail", "address", "failures", "ban", "why"],
                     [[timestamp(r.decision.time), r.ban.jail, r.ban.key,
-                      str(len(r.decision.failures)),
+                      str(r.decision.count),
                       format_duration(None if r.ban.until is None else r.ban.until - r.ban.start),
                       r.decision.reason] for r in bans])
     print(f"{stats.lines:,} lines from {len(paths)} file(s) in {elapsed:.1f}s: "

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import redis.asyncio as aioredis
 
 from floodwall.config.durations import format_duration
-from floodwall.detection.windows import SlidingWindows
+from floodwall.detection.windows import Crossing, SlidingWindows
 from floodwall.model import Decision, Failure
 
 MAX_PENDING = 100_000
@@ -71,12 +71,21 @@ class FleetWindows:
     def findtime(self, value: float) -> None:
         self.local.findtime = value
 
-    def add(self, failure: Failure) -> tuple[Failure, ...] | None:
-        """Count a failure here and hold it for the fleet; the local window if it crossed."""
-        window = self.local.add(failure)
-        if window is not None:
+    @property
+    def max_keys(self) -> int | None:
+        """Keys counted on this node at most (None: no limit)."""
+        return self.local.max_keys
+
+    @max_keys.setter
+    def max_keys(self, value: int | None) -> None:
+        self.local.max_keys = value
+
+    def add(self, failure: Failure) -> Crossing | None:
+        """Count a failure here and hold it for the fleet; the local crossing if it crossed."""
+        crossing = self.local.add(failure)
+        if crossing is not None:
             self._held -= len(self._pending.pop(failure.key, ()))
-            return window
+            return crossing
         if self._held < MAX_PENDING:
             self._pending.setdefault(failure.key, []).append(failure)
             self._held += 1
@@ -158,4 +167,5 @@ def _decision(fleet: FleetWindows, key: str, failures: list[Failure], count: int
     reason = (f"{count} failures across the fleet within {format_duration(fleet.findtime)}, "
               f"limit {fleet.maxretry}")
     fleet.local.forget(key)
-    return Decision(fleet.jail, key, max(f.time for f in failures), reason, tuple(failures))
+    return Decision(fleet.jail, key, max(f.time for f in failures), reason, tuple(failures),
+                    count)

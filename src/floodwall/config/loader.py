@@ -34,7 +34,7 @@ from floodwall.rates import parse_rate
 
 _JAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 
-_DAEMON_KEYS = {"state_dir", "socket", "backend", "table", "new_files_from", "max_line_bytes",
+_DAEMON_KEYS = {"state_dir", "socket", "backend", "table", "new_files_from", "max_line_bytes", "max_keys",
                 "history", "protect_ssh_sessions"}
 _POLICY_KEYS = {"maxretry", "findtime", "bantime", "ignoreip", "ports", "protocol", "action",
                 "rate", "burst",
@@ -150,6 +150,8 @@ def parse_config(text: str, path: str = "<string>", fail2ban_dir: str | None = N
                                       _choice("end", "start")),
         max_line_bytes=reader.convert("floodwall", "max_line_bytes",
                                       daemon.get("max_line_bytes", 65536), _positive_int),
+        max_keys=reader.convert("floodwall", "max_keys", daemon.get("max_keys", 1_000_000),
+                                _key_limit),
         history=reader.convert("floodwall", "history", daemon.get("history", "30d"),
                                _positive_duration),
         protect_ssh_sessions=reader.convert("floodwall", "protect_ssh_sessions",
@@ -396,6 +398,12 @@ def _identifier(value: Any) -> str:
         raise ValueError(f"expected a name of letters, digits and '_' (nft table), got {value!r}")
     return value
 
+
+def _key_limit(value: object) -> int | None:
+    """A positive number of keys, or 0 for no limit (None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number of keys (0 = no limit), got {value!r}")
+    return value or None
 
 
 def _positive_int(value: Any) -> int:

@@ -188,6 +188,9 @@ class Config:
     """Where reading starts in a log file seen for the first time at start-up."""
     max_line_bytes: int = 65536
     """Longer lines are cut to this many bytes."""
+    max_keys: int | None = 1_000_000
+    """Keys (addresses) each jail counts at most; past it the oldest keys with the fewest
+    failures, all below half their threshold, are forgotten. None: no limit."""
     ignoreip: tuple[Network, ...] = ()
     """Never counted nor banned by any jail or by hand ([defaults] ignoreip)."""
     history: float = 30 * 86400.0

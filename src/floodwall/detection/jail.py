@@ -17,12 +17,13 @@ from floodwall.model import Decision, Failure
 class Jail:
     """Counts one jail's failures across all of its files and decides when a key crosses."""
 
-    def __init__(self, config: JailConfig, line_filter: LineFilter, allowlist: Allowlist) -> None:
+    def __init__(self, config: JailConfig, line_filter: LineFilter, allowlist: Allowlist,
+                 max_keys: int | None = None) -> None:
         self.config = config
         self.name = config.name
         self.filter = line_filter
         self.allowlist = allowlist
-        self.windows = SlidingWindows(config.maxretry, config.findtime)
+        self.windows = SlidingWindows(config.maxretry, config.findtime, max_keys)
         self._ipv6_prefix = config.ipv6_key_prefix
         self.failures_seen = 0
         """Failures counted since start (allowlisted ones excluded)."""
@@ -45,13 +46,14 @@ class Jail:
             failure = replace(failure, key=str(ipaddress.ip_network(
                 f"{failure.key}/{self._ipv6_prefix}", strict=False)))
         self.failures_seen += 1
-        window = self.windows.add(failure)
-        if window is None:
+        crossing = self.windows.add(failure)
+        if crossing is None:
             return None
         config = self.config
-        reason = (f"{len(window)} failures ({self._what()}) within "
+        reason = (f"{crossing.count} failures ({self._what()}) within "
                   f"{format_duration(config.findtime)}, limit {config.maxretry}")
-        return Decision(self.name, failure.key, failure.time, reason, window)
+        return Decision(self.name, failure.key, failure.time, reason, crossing.failures,
+                        crossing.count)
 
     def on_ban(self, key: str) -> None:
         """The key was banned (by this jail or by hand): its count starts over."""

@@ -172,6 +172,7 @@ class Daemon:
                 jail.windows = previous.windows  # keep the counts already made
                 jail.windows.maxretry = jail.config.maxretry
                 jail.windows.findtime = jail.config.findtime
+                jail.windows.max_keys = config.max_keys
                 jail.failures_seen = previous.failures_seen
         self.policy = self._policy(config)
         self._rebuild_firewall()
