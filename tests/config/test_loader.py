@@ -80,3 +80,12 @@ def test_jail_ignoreip_adds_to_defaults_and_bantime_forms() -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_key_limit_default_zero_and_bad_values() -> None:
+    jail = '[jails.web]\nlogpath = ["/x"]\n'
+    assert parse_config(jail, "site.toml").max_keys == 1_000_000
+    assert parse_config("[floodwall]\nmax_keys = 0\n" + jail, "site.toml").max_keys is None
+    assert parse_config("[floodwall]\nmax_keys = 5000\n" + jail, "site.toml").max_keys == 5000
+    error = _error('[floodwall]\nmax_keys = "lots"\n' + jail)
+    assert error.line == 2 and "max_keys" in str(error) and "0 = no limit" in str(error)
