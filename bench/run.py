@@ -10,7 +10,8 @@ and writes OUT_DIR/results.json and OUT_DIR/chart.svg with the machine it ran on
 run on a prefix of the same file and are compared by lines/s. Then the daemon case
 (bench/daemon.py): `floodwall run` in a network namespace under 20,000 lines/s over 300 vhost
 logs, its lag and the time from a line to its ban in the nftables set; and the memory case
-(bench/memory.py): bytes per counted key against fail2ban's FailManager.
+(bench/memory.py): bytes per counted key against fail2ban's FailManager; and the restore case
+(bench/restore.py): 100,000 active bans back in nftables after the table is deleted.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import daemon, memory, traffic
+from bench import daemon, memory, restore, traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 DOS_FILTER = ROOT / "bench" / "filters" / "http-get-dos.conf"
@@ -242,6 +243,16 @@ def _flood(seconds: float) -> dict[str, object]:
         return {"unavailable": str(problem)}
 
 
+def _restore() -> dict[str, object]:
+    """The restore case's figures, or why it could not run here."""
+    print("restore: 100,000 active bans after the nftables table is deleted", flush=True)
+    try:
+        return asdict(restore.run(100_000))
+    except RuntimeError as problem:
+        print(f"WARNING: restore case unavailable: {problem}", file=sys.stderr, flush=True)
+        return {"unavailable": str(problem)}
+
+
 def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
         flood_seconds: float = 20.0) -> dict[str, object]:
     """Generate, measure every pair, write results.json and chart.svg; the results."""
@@ -290,7 +301,7 @@ def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
     print("memory: 1,000,000 counted keys, floodwall and fail2ban's FailManager", flush=True)
     results = {"machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                "runs": runs, "cases": rows, "memory": memory.run(1_000_000, 100_000),
-               "daemon": _flood(flood_seconds)}
+               "restore": _restore(), "daemon": _flood(flood_seconds)}
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (out / "chart.svg").write_text(chart(rows), encoding="utf-8")
     print(table(results))
@@ -320,6 +331,11 @@ def table(results: dict[str, object]) -> str:
                          f"{row['target'] if side == 'peer' else ''}")
     if isinstance(results.get("memory"), dict):
         lines.append(memory.describe(results["memory"]))  # type: ignore[arg-type]
+    restored = results.get("restore")
+    if isinstance(restored, dict) and "unavailable" in restored:
+        lines.append(f"restore: unavailable: {restored['unavailable']}")
+    elif isinstance(restored, dict):
+        lines.append(restore.describe(restore.Restore(**restored)))
     flood = results.get("daemon")
     if isinstance(flood, dict) and "unavailable" in flood:
         lines.append(f"daemon flood: unavailable: {flood['unavailable']}")

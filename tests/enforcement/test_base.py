@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from floodwall.enforcement.base import JailFirewall, key_text, parse_key, timeout_seconds
+from floodwall.enforcement.base import (
+    JailFirewall,
+    key_element,
+    key_text,
+    parse_key,
+    timeout_seconds,
+)
 from floodwall.errors import EnforcementError
 from floodwall.model import Ban
 
@@ -41,3 +47,14 @@ def test_timeouts_round_up_and_expire() -> None:
     assert timeout_seconds(Ban("192.0.2.1", "j", 0.0, 100.0), now=40.2) == 60
     assert timeout_seconds(Ban("192.0.2.1", "j", 0.0, 100.0), now=99.99) == 1
     assert timeout_seconds(Ban("192.0.2.1", "j", 0.0, 100.0), now=100.0) == 0
+
+
+def test_key_element_agrees_with_the_general_parser() -> None:
+    for key in ("192.0.2.1", "0.0.0.0", "255.255.255.255", "198.51.100.0/24",
+                "2001:db8::1", "2001:DB8:0::1", "::ffff:192.0.2.1", "2001:db8::/64"):
+        network = parse_key(key)
+        assert key_element(key) == (network.version, network.prefixlen == network.max_prefixlen,
+                                    key_text(network))
+    for bad in ("010.0.0.1", "10.1", "192.0.2.1 ", "192.0.2.256", "203.0.113.5/24", "x"):
+        with pytest.raises(EnforcementError):
+            key_element(bad)

@@ -145,6 +145,20 @@ def parse_key(key: str) -> Network:
             f"({error}); keys must be normalised before they reach the firewall") from None
 
 
+def key_element(key: str) -> tuple[int, bool, str]:
+    """(IP version, whether it is one address, canonical text) of a key; EnforcementError if
+    it is not an address or prefix. A plain dotted IPv4 address (most keys) is checked by the
+    C library alone, which makes restoring 100,000 bans at start cheap."""
+    if "/" not in key and ":" not in key:
+        try:
+            if socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, key)) == key:
+                return 4, True, key
+        except OSError:
+            pass  # not dotted-quad IPv4: the general parser says what it is
+    network = parse_key(key)
+    return network.version, network.prefixlen == network.max_prefixlen, key_text(network)
+
+
 def key_text(network: Network) -> str:
     """The canonical text of a parsed key: a bare address for a single host, else the prefix."""
     if network.prefixlen == network.max_prefixlen:

@@ -22,6 +22,7 @@ from floodwall.enforcement.base import (
     Change,
     JailFirewall,
     Network,
+    key_element,
     key_text,
     parse_key,
     timeout_seconds,
@@ -158,17 +159,15 @@ class NftablesEnforcer:
             raise EnforcementError(
                 f"jail '{ban.jail}' has no firewall sets; it must be among the jails given "
                 "to setup()")
-        network = parse_key(ban.key)
+        version, single, element = key_element(ban.key)
         timeout = timeout_seconds(ban, now) if change.action == "add" else None
         if timeout == 0:
             log.debug("skipping ban of %s in jail '%s': already expired", ban.key, ban.jail)
             return None
-        single = network.prefixlen == network.max_prefixlen
-        if network.version == 4:
+        if version == 4:
             set_name, other = (sets.v4, sets.prefix4) if single else (sets.prefix4, sets.v4)
         else:
             set_name, other = (sets.v6, sets.prefix6) if single else (sets.prefix6, sets.v6)
-        element = key_text(network)
         return _Step(change=change, set_name=set_name, element=element, timeout=timeout,
                      present=element in self._present[set_name], other_set=other)
 

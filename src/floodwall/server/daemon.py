@@ -369,8 +369,9 @@ class Daemon:
         if self.config.recidive.enabled:
             jails[RECIDIVE_JAIL] = JailFirewall(RECIDIVE_JAIL)
         active = self.ledger.active()
-        for name in [*(ban.jail for ban in active), *extra_jails]:
-            jails.setdefault(name, JailFirewall(name))
+        for name in {*(ban.jail for ban in active), *extra_jails}:
+            if name not in jails:
+                jails[name] = JailFirewall(name)
         self._firewall_jails = frozenset(jails)
         try:
             self.enforcer.setup(list(jails.values()))
