@@ -11,7 +11,8 @@ run on a prefix of the same file and are compared by lines/s. Then the daemon ca
 (bench/daemon.py): `floodwall run` in a network namespace under 20,000 lines/s over 300 vhost
 logs, its lag and the time from a line to its ban in the nftables set; and the memory case
 (bench/memory.py): bytes per counted key against fail2ban's FailManager; and the restore case
-(bench/restore.py): 100,000 active bans back in nftables after the table is deleted.
+(bench/restore.py): 100,000 active bans back in nftables after the table is deleted; and the
+idle case (bench/idle.py): CPU of the daemon following 1,000 quiet files.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import daemon, memory, restore, traffic
+from bench import daemon, idle, memory, restore, traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 DOS_FILTER = ROOT / "bench" / "filters" / "http-get-dos.conf"
@@ -253,6 +254,16 @@ def _restore() -> dict[str, object]:
         return {"unavailable": str(problem)}
 
 
+def _idle() -> dict[str, object]:
+    """The idle case's figures, or why it could not run here."""
+    print("idle: 1,000 followed files, no traffic, 20 s", flush=True)
+    try:
+        return asdict(idle.run(1_000, 20.0))
+    except RuntimeError as problem:
+        print(f"WARNING: idle case unavailable: {problem}", file=sys.stderr, flush=True)
+        return {"unavailable": str(problem)}
+
+
 def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
         flood_seconds: float = 20.0) -> dict[str, object]:
     """Generate, measure every pair, write results.json and chart.svg; the results."""
@@ -301,7 +312,7 @@ def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
     print("memory: 1,000,000 counted keys, floodwall and fail2ban's FailManager", flush=True)
     results = {"machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                "runs": runs, "cases": rows, "memory": memory.run(1_000_000, 100_000),
-               "restore": _restore(), "daemon": _flood(flood_seconds)}
+               "restore": _restore(), "idle": _idle(), "daemon": _flood(flood_seconds)}
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (out / "chart.svg").write_text(chart(rows), encoding="utf-8")
     print(table(results))
@@ -336,6 +347,11 @@ def table(results: dict[str, object]) -> str:
         lines.append(f"restore: unavailable: {restored['unavailable']}")
     elif isinstance(restored, dict):
         lines.append(restore.describe(restore.Restore(**restored)))
+    quiet = results.get("idle")
+    if isinstance(quiet, dict) and "unavailable" in quiet:
+        lines.append(f"idle: unavailable: {quiet['unavailable']}")
+    elif isinstance(quiet, dict):
+        lines.append(idle.describe(idle.Idle(**quiet)))
     flood = results.get("daemon")
     if isinstance(flood, dict) and "unavailable" in flood:
         lines.append(f"daemon flood: unavailable: {flood['unavailable']}")
