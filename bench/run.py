@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -244,23 +244,14 @@ def _flood(seconds: float) -> dict[str, object]:
         return {"unavailable": str(problem)}
 
 
-def _restore() -> dict[str, object]:
-    """The restore case's figures, or why it could not run here."""
-    print("restore: 100,000 active bans after the nftables table is deleted", flush=True)
+def _daemon_case(name: str, title: str, measure: Callable[[], object]) -> dict[str, object]:
+    """One of the daemon cases in a namespace (a dataclass of figures), or why it could not
+    run here."""
+    print(f"{name}: {title}", flush=True)
     try:
-        return asdict(restore.run(100_000))
+        return asdict(measure())  # type: ignore[call-overload]
     except RuntimeError as problem:
-        print(f"WARNING: restore case unavailable: {problem}", file=sys.stderr, flush=True)
-        return {"unavailable": str(problem)}
-
-
-def _idle() -> dict[str, object]:
-    """The idle case's figures, or why it could not run here."""
-    print("idle: 1,000 followed files, no traffic, 20 s", flush=True)
-    try:
-        return asdict(idle.run(1_000, 20.0))
-    except RuntimeError as problem:
-        print(f"WARNING: idle case unavailable: {problem}", file=sys.stderr, flush=True)
+        print(f"WARNING: {name} case unavailable: {problem}", file=sys.stderr, flush=True)
         return {"unavailable": str(problem)}
 
 
@@ -312,7 +303,11 @@ def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
     print("memory: 1,000,000 counted keys, floodwall and fail2ban's FailManager", flush=True)
     results = {"machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                "runs": runs, "cases": rows, "memory": memory.run(1_000_000, 100_000),
-               "restore": _restore(), "idle": _idle(), "daemon": _flood(flood_seconds)}
+               "restore": _daemon_case("restore", "100,000 active bans after the nftables "
+                                       "table is deleted", lambda: restore.run(100_000)),
+               "idle": _daemon_case("idle", "1,000 followed files, no traffic, 20 s",
+                                    lambda: idle.run(1_000, 20.0)),
+               "daemon": _flood(flood_seconds)}
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (out / "chart.svg").write_text(chart(rows), encoding="utf-8")
     print(table(results))
@@ -342,16 +337,12 @@ def table(results: dict[str, object]) -> str:
                          f"{row['target'] if side == 'peer' else ''}")
     if isinstance(results.get("memory"), dict):
         lines.append(memory.describe(results["memory"]))  # type: ignore[arg-type]
-    restored = results.get("restore")
-    if isinstance(restored, dict) and "unavailable" in restored:
-        lines.append(f"restore: unavailable: {restored['unavailable']}")
-    elif isinstance(restored, dict):
-        lines.append(restore.describe(restore.Restore(**restored)))
-    quiet = results.get("idle")
-    if isinstance(quiet, dict) and "unavailable" in quiet:
-        lines.append(f"idle: unavailable: {quiet['unavailable']}")
-    elif isinstance(quiet, dict):
-        lines.append(idle.describe(idle.Idle(**quiet)))
+    for name, describe in (("restore", lambda f: restore.describe(restore.Restore(**f))),
+                           ("idle", lambda f: idle.describe(idle.Idle(**f)))):
+        figures = results.get(name)
+        if isinstance(figures, dict):
+            lines.append(f"{name}: unavailable: {figures['unavailable']}"
+                         if "unavailable" in figures else describe(figures))
     flood = results.get("daemon")
     if isinstance(flood, dict) and "unavailable" in flood:
         lines.append(f"daemon flood: unavailable: {flood['unavailable']}")
