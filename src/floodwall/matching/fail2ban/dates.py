@@ -77,6 +77,8 @@ class DateTemplate:
     weight: float = 1.0
     """Preference when templates are reordered by use."""
     compiled: re.Pattern[str] = dataclasses.field(init=False, compare=False, repr=False)
+    minute_groups: tuple[str, ...] = dataclasses.field(init=False, compare=False, repr=False)
+    """Named groups that fix the date's minute (all but seconds and their fraction)."""
 
     def __post_init__(self) -> None:
         try:
@@ -84,6 +86,8 @@ class DateTemplate:
         except re.error as error:
             raise ConfigError(f"date pattern {self.pattern or self.name!r} is not a valid "
                               f"regex ({error}); fix the pattern") from None
+        object.__setattr__(self, "minute_groups", tuple(
+            name for name in self.compiled.groupindex if name not in ("S", "f")))
 
     def to_time(self, match: re.Match[str], now: float, default_offset: int | None) -> float:
         """Unix time of a match; ValueError/LookupError when it is not a valid date."""
@@ -301,7 +305,7 @@ class _Candidate:
         return self.hits * self.template.weight / max(1, self.distance)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every line, and frozen init is 3x slower
 class DateMatch:
     """Where the date is in a line and the template that found it."""
 
@@ -327,8 +331,8 @@ class DateDetector:
         self._candidates = [_Candidate(t) for t in templates_for(datepattern)]
         self._default_offset = zone_offset(logtimezone) if logtimezone else None
         self._last_index = 0x7FFFFFFF
-        self._last_start: tuple[int, str, str] = (1, "", "")
-        self._last_end: tuple[int, str, str] = (0x7FFFFFFF, "", "")
+        self._last_line = ""
+        self._last_span = (1, 0x7FFFFFFF)  # where the last template matched in _last_line
         self._first_unused = 0
         self._times: dict[tuple[str, tuple[str | None, ...]],
                           tuple[float | None, float | None]] = {}
@@ -379,25 +383,29 @@ class DateDetector:
         try:
             if template.kind is not Kind.FIELDS:
                 return template.to_time(found.match, now, self._default_offset), True
-            fields = found.match.groupdict()
-            second = fields.get("S")
+            match = found.match
+            second = match["S"] if "S" in template.compiled.groupindex else None
             if second is not None and second.isdigit() and int(second) < 60:
-                minute = self._minute_start(template, fields, now)
+                minute = self._minute_start(template, match, now)
                 if minute is not None:
                     return minute[0] + int(second), minute[1] is not None
+            fields = match.groupdict()
             return fields_to_time(fields, now, self._default_offset), completes_from_now(fields)
         except (ValueError, LookupError, OverflowError):
             return None, True  # an invalid day may be valid in another year
 
-    def _minute_start(self, template: DateTemplate, fields: dict[str, str | None],
+    def _minute_start(self, template: DateTemplate, match: re.Match[str],
                       now: float) -> tuple[float, float | None] | None:
         """Unix time of second 0 of the date's minute, when every second of that minute
         converts to it plus the second (no completion from `now` cuts through it), and the
         `now` it was completed from (None if it needed none); cached."""
-        key = (template.name, *(value for name, value in fields.items() if name not in "Sf"))
+        key = (template.name, *(match.group(*template.minute_groups)
+                                if len(template.minute_groups) > 1
+                                else [match[name] for name in template.minute_groups]))
         cached = self._minutes.get(key)
         if cached is not None and (cached[1] is None or cached[1] == now):
             return cached
+        fields = match.groupdict()
         start = fields_to_time({**fields, "S": "00"}, now, self._default_offset)
         if fields_to_time({**fields, "S": "59"}, now, self._default_offset) - start != 59:
             return None
@@ -418,14 +426,13 @@ class DateDetector:
                 match = template.compiled.search(line)
                 skip = index
             elif self._same_boundaries(line):
-                match = template.compiled.search(line, self._last_start[0], self._last_end[0])
+                match = template.compiled.search(line, *self._last_span)
             else:
                 match = template.compiled.search(line)
                 skip = index
             if match:
                 if (len(candidates) == 1 or template.flags & ANCHORED
-                        or (match.start() == self._last_start[0]
-                            and match.end() == self._last_end[0])):
+                        or match.span() == self._last_span):
                     return match, index
                 reserve = (match, index)
         for index, candidate in enumerate(candidates):
@@ -437,7 +444,7 @@ class DateDetector:
             if index + 1 >= len(candidates) or candidate.template.flags & ANCHORED:
                 return match, index
             start = match.start()
-            if start > candidate.distance or start > self._last_start[0]:
+            if start > candidate.distance or start > self._last_span[0]:
                 # Further into the line than usual: maybe a date in the message; keep looking.
                 if reserve is None or start < reserve[0].start():
                     reserve = (match, index)
@@ -446,21 +453,22 @@ class DateDetector:
         return reserve
 
     def _same_boundaries(self, line: str) -> bool:
-        start, before, at = self._last_start
-        end, last, after = self._last_end
+        previous = self._last_line
+        start, end = self._last_span
+        before, at = previous[start - 1:start], previous[start:start + 1]
+        last, after = previous[end - 1] if previous else "", previous[end:end + 1]
         return ((line[start - 1:start] == before or (line[start:start + 1] == at and not at.isalnum()))
                 and (line[end:end + 1] == after or (line[end - 1:end] == last and not last.isalnum())))
 
     def _record(self, line: str, match: re.Match[str], index: int) -> None:
         candidate = self._candidates[index]
-        start, end = match.start(), match.end()
+        span = match.span()
         candidate.hits += 1
         candidate.last_used = time.time()
-        candidate.distance = start
+        candidate.distance = span[0]
         if self._first_unused == index:
             self._first_unused += 1
-        self._last_start = (start, line[start - 1:start], line[start:start + 1])
-        self._last_end = (end, line[end - 1] if line else "", line[end:end + 1])
+        self._last_line, self._last_span = line, span
         if index and index != self._last_index:
             index = self._promote(index)
         self._last_index = index

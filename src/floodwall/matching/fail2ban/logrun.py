@@ -7,14 +7,19 @@ import dataclasses
 import multiprocessing
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from floodwall.matching.fail2ban.engine import Fail2banFilter, FilterFailure, FilterStats
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 1 << 20
 """A log is read and matched this many bytes at a time (cut at a line end)."""
 PARALLEL_MIN_BYTES = 64 << 20
 """Logs smaller than this run in one process: forking and merging would cost more than it
 saves."""
+
+PARENT_SHARE = 0.95
+"""The first range's size relative to a worker's: this process reads the workers' results
+after its own range, so it gets less to do."""
 
 # The filter a forked worker inherits (set just before the pool forks; fork only).
 _inherited: Fail2banFilter | None = None
@@ -24,8 +29,9 @@ _inherited: Fail2banFilter | None = None
 class RangeResult:
     """What one worker found in its byte range of the log."""
 
-    failures: list[FilterFailure]
-    """Failures, numbered from 1 at the range's first line."""
+    failures: list[tuple[Any, ...]]
+    """Failures as tuples of their fields (pickled several times faster than the objects),
+    numbered from 1 at the range's first line."""
     lines: int
     """Lines in the range."""
     stats: FilterStats
@@ -35,19 +41,32 @@ class RangeResult:
 
 
 def log_buffers(path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """Bytes `start`..`end` of the file (both at line starts) in large pieces of whole
-    lines."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        left = (end - start) if end is not None else None
-        while left is None or left > 0:
-            chunk = handle.read(CHUNK_BYTES if left is None else min(CHUNK_BYTES, left))
+    """Bytes `start`..`end` of the file (both at line starts) in pieces of whole lines.
+
+    Unbuffered reads of CHUNK_BYTES (small enough to stay in the CPU cache while the piece
+    is scanned, counted and decoded); the partial line at the end of a read is read again
+    with the next piece instead of being joined to it.
+    """
+    with open(path, "rb", buffering=0) as handle:
+        position = handle.seek(start)
+        stop = end if end is not None else float("inf")
+        size = CHUNK_BYTES
+        while position < stop:
+            chunk = handle.read(int(min(size, stop - position)))
             if not chunk:
                 break
-            if not chunk.endswith(b"\n") and (left is None or len(chunk) < left):
-                chunk += handle.readline()
-            if left is not None:
-                left -= len(chunk)
+            cut = chunk.rfind(b"\n") + 1
+            if position + len(chunk) >= stop or len(chunk) < size and not cut:
+                cut = len(chunk)  # the range's (or the file's) last piece
+            elif not cut:
+                size *= 2  # one line longer than a piece: read it whole
+                handle.seek(position)
+                continue
+            size = CHUNK_BYTES
+            position += cut
+            if cut < len(chunk):
+                handle.seek(position)
+                chunk = chunk[:cut]
             yield chunk
 
 
@@ -68,11 +87,13 @@ def splittable(engine: Fail2banFilter) -> bool:
 
 
 def _range_starts(path: str, size: int, parts: int) -> list[int]:
-    """Offsets of the first line of each of `parts` ranges of about equal size."""
+    """Offsets of the first line of each of `parts` ranges: the first (this process's, which
+    also collects the others' results) PARENT_SHARE the size of each of the others."""
     starts = [0]
+    whole = PARENT_SHARE + parts - 1
     with open(path, "rb") as handle:
         for part in range(1, parts):
-            handle.seek(part * size // parts)
+            handle.seek(int((PARENT_SHARE + part - 1) * size / whole))
             handle.readline()
             offset = handle.tell()
             if starts[-1] < offset < size:
@@ -86,7 +107,9 @@ def _run_range(path: str, start: int, end: int) -> RangeResult:
     assert engine is not None, "workers are forked after the filter is set"
     engine.stats = FilterStats(failregex_hits=[0] * len(engine.failregexes),
                                ignoreregex_hits=[0] * len(engine.ignoreregexes))
-    failures = list(feed_buffers(engine, log_buffers(path, start, end)))
+    failures = [(failure.lineno, failure.host, failure.time, failure.attempts, failure.fields,
+                 failure.regex_index, failure.lines)
+                for failure in feed_buffers(engine, log_buffers(path, start, end))]
     return RangeResult(failures, engine.stats.lines, engine.stats,
                        {template.name: hits for template, hits in engine.dates.hits()})
 
@@ -133,8 +156,8 @@ def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
             offset = engine.stats.lines - before
             for future in others:
                 part = future.result()
-                for failure in part.failures:
-                    yield dataclasses.replace(failure, lineno=failure.lineno + offset)
+                for lineno, *rest in part.failures:
+                    yield FilterFailure(lineno + offset, *rest)
                 offset += part.lines
                 _merge_stats(engine.stats, part.stats)
                 engine.dates.add_hits(part.date_hits)
