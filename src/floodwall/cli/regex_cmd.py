@@ -42,6 +42,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=_workers, default=None, metavar="N",
                         help="processes for a large log of a single-line filter without "
                              "<F-MLFID> tickets (default: one per CPU; 1: this process only)")
+    parser.add_argument("--no-check-all", dest="check_all", action="store_false",
+                        help="stop each line at its first matching failregex, as fail2ban's "
+                             "server and floodwall's jails do (default: try every failregex, "
+                             "as fail2ban-regex does)")
     parser.set_defaults(func=_regex)
 
 
@@ -86,7 +90,7 @@ def _regex(args: argparse.Namespace) -> int:
     # One "now" for the whole run: dates without a year complete the same way on every line.
     clock = ManualClock(args.now if args.now is not None else time.time())
     path = _filter_path(args.filter, args.config_dir)
-    engine = Fail2banFilter(path, args.filter_options, clock=clock)
+    engine = Fail2banFilter(path, args.filter_options, clock=clock, check_all=args.check_all)
     started = time.perf_counter()
     if args.json:
         write = sys.stdout.write

@@ -29,9 +29,10 @@ class Fail2banLineFilter:
     def __init__(self, jail: str, ref: Fail2banFilterRef, clock: Clock | None = None) -> None:
         self.jail = jail
         # <HOST> keeps matching host names as in fail2ban (so the same lines match);
-        # only their keys are dropped.
+        # only their keys are dropped. A line stops at its first matching failregex, as in
+        # fail2ban's server (fail2ban-regex tries them all).
         self.engine = Fail2banFilter(ref.path, dict(ref.options), logtimezone=ref.logtimezone,
-                                     clock=clock)
+                                     clock=clock, check_all=False)
         """The fail2ban filter engine (its stats count lines and hits)."""
 
     def failures(self, entry: Entry) -> list[Failure]:

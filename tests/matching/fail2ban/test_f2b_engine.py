@@ -51,6 +51,35 @@ def test_all_failregexes_are_tried_and_each_match_is_a_failure(tmp_path: Path) -
     assert engine.stats.failregex_hits == [1, 1]
 
 
+def test_without_check_all_a_line_stops_at_its_first_failure(tmp_path: Path) -> None:
+    engine = _filter(tmp_path, "failregex = from <HOST>\n            port 22 from <ADDR>\n",
+                     check_all=False)
+    (failures,) = _feed(engine, "Aug 14 11:00:00 x port 22 from 192.0.2.5")
+    assert [f.regex_index for f in failures] == [0]
+    assert engine.stats.failregex_hits == [1, 0]
+
+
+def test_without_check_all_an_ignored_match_ends_the_line(tmp_path: Path) -> None:
+    definition = ("failregex = ^ user \\S+ from <HOST>\n            from <HOST>\n"
+                  "ignoreregex = ^ user admin\n")
+    line = "Aug 14 11:00:00 user admin from 192.0.2.6"
+    assert _feed(_filter(tmp_path, definition, check_all=False), line) == [[]]
+    # fail2ban-regex's way: the second failregex still matches (the ignoreregex too)
+    assert _feed(_filter(tmp_path, definition), line) == [[]]
+    other = "Aug 14 11:00:00 user bob from 192.0.2.6"
+    assert [f.regex_index for f in _feed(_filter(tmp_path, definition), other)[0]] == [0, 1]
+
+
+def test_without_check_all_a_ticket_that_is_no_failure_ends_the_line(tmp_path: Path) -> None:
+    definition = ("prefregex = ^ s\\[<F-MLFID>\\d+</F-MLFID>\\]: <F-CONTENT>.+</F-CONTENT>$\n"
+                  "failregex = ^<F-NOFAIL>connect from</F-NOFAIL> <HOST>\n"
+                  "            ^connect from <HOST>\n")
+    line = "Aug 14 11:00:00 s[5]: connect from 192.0.2.10"
+    assert _feed(_filter(tmp_path, definition, check_all=False), line) == [[]]
+    (failures,) = _feed(_filter(tmp_path, definition), line)
+    assert [f.regex_index for f in failures] == [1]
+
+
 def test_multiline_buffer_with_skiplines(tmp_path: Path) -> None:
     engine = _filter(tmp_path, "maxlines = 4\n"
                                "failregex = ^ conn (?P<c>\\d+) from <HOST>$<SKIPLINES>"

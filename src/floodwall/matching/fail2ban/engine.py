@@ -140,15 +140,22 @@ class Fail2banFilter:
     kept: counting windows are the detection room's business. `feed_buffer` may skip lines
     a Hyperscan prefilter rules out: `prefilter=None` decides on the first buffer whether
     that pays, True always uses it (where exact), False never.
+
+    `check_all` is fail2ban-regex's way (its default): every failregex is tried on a line
+    and each match yields its own failure. Without it a line stops at its first matching
+    failregex, as in fail2ban's server: the first failure found, an ignoreregex match, or
+    a connection ticket that is not (yet) a failure ends the line.
     """
 
     def __init__(self, path: str, options: Mapping[str, str] | None = None, *,
                  journal: bool | None = None, logtimezone: str | None = None,
                  use_dns: bool = True, clock: Clock | None = None,
-                 prefilter: bool | None = None) -> None:
+                 prefilter: bool | None = None, check_all: bool = True) -> None:
         self.definition: FilterDefinition = load_filter(path, options)
         """The resolved filter file."""
         definition = self.definition
+        self.check_all = check_all
+        """Try every failregex on each line (fail2ban-regex), not only up to the first match."""
         self.journal = (dict(options or {}).get("logtype") == "journal") if journal is None else journal
         """Journal mode: lines carry no date; the message is the whole line."""
         self._clock = clock or SystemClock()
@@ -182,6 +189,7 @@ class Fail2banFilter:
         self._prefilter: LinePrefilter | None = None
         self._prefilter_built = prefilter is False  # False: never; True: whenever possible
         self._prefilter_probe = prefilter is None
+        self._settled = False  # set by _failure: the match settled the line without a failure
 
     def feed(self, line: str, lineno: int) -> list[FilterFailure]:
         """Process one log line (without its newline); the failures it completes."""
@@ -314,6 +322,8 @@ class Fail2banFilter:
             matched, unmatched = _split_lines(regex, match, original)
             fail = regex.groups(match)
             if self.ignoreregexes and self._ignored(text, (matched, unmatched)):
+                if not self.check_all:
+                    break
                 text = None
                 continue
             if self._maxlines > 1:
@@ -324,6 +334,10 @@ class Fail2banFilter:
             if failure is not None:
                 self.stats.failregex_hits[index] += 1
                 failures.append(failure)
+                if not self.check_all:
+                    break
+            elif not self.check_all and self._settled:
+                break  # a ticket waiting for its failure (or for an id), or not a failure
         return failures
 
     def _ignored(self, text: str, split: tuple[list[Entry], list[Entry]] | None) -> bool:
@@ -343,7 +357,9 @@ class Fail2banFilter:
 
     def _failure(self, index: int, regex: TaggedRegex, fail: dict[str, Any],
                  matched: list[Entry], date: float | None, lineno: int) -> FilterFailure | None:
-        """The failure for one failregex match, or None (pending or not-a-failure ticket)."""
+        """The failure for one failregex match, or None: no failure id in this match, or
+        (`_settled` set) a ticket waiting for its id or a match that is not a failure."""
+        self._settled = False
         mlfid = fail.get("mlfid")
         if mlfid is not None:
             fail = self._merge_ticket(str(mlfid), fail, matched)
@@ -362,6 +378,7 @@ class Fail2banFilter:
             host = fid
         if host is None:
             fail["mlfpending"] = 1
+            self._settled = True
             return None
         prefix = fail.get("cidr")
         canonical = canonical_host(str(host), family, int(str(prefix)) if prefix else None) \
@@ -370,6 +387,7 @@ class Fail2banFilter:
             fail["ip"] = canonical
             canonical = str(fid)
         if fail.get("nofail"):
+            self._settled = True
             return None
         matches: list[Entry] = fail.get("matches") or []
         return FilterFailure(lineno=lineno, host=canonical, time=date, attempts=len(matches),
