@@ -71,16 +71,32 @@ def test_workers_find_what_one_process_finds(tmp_path: Path, monkeypatch: pytest
     assert all(host != "198.51.100.9" for _, host, *_ in failures)
 
 
-def test_only_filters_without_state_between_lines_are_split(tmp_path: Path) -> None:
+def test_single_line_filters_without_tickets_are_split(tmp_path: Path) -> None:
     assert logrun.splittable(_filter(tmp_path, DOS))
     assert not logrun.splittable(_filter(tmp_path, SSHD_LIKE))
     assert not logrun.splittable(_filter(tmp_path, DOS + "maxlines = 2\n"))
 
 
+@pytest.mark.parametrize("warmup", [logrun.WARMUP_BYTES, 0])
+def test_a_range_counts_only_from_the_state_the_previous_one_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warmup: int) -> None:
+    log = tmp_path / "access.log"
+    _access_log(log, 6_000)
+    monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(logrun, "CHUNK_BYTES", 16 << 10)
+    monkeypatch.setattr(logrun, "WARMUP_BYTES", warmup)
+    serial = _filter(tmp_path, DOS)
+    expected = _summary(serial, list(logrun.log_failures(serial, str(log), workers=1)))
+    parallel = _filter(tmp_path, DOS)
+    failures = list(logrun.log_failures(parallel, str(log), workers=3))
+    assert _summary(parallel, failures) == expected
+    # Without a warm-up a worker starts knowing no earlier date: its range is read again.
+    assert parallel.stats.reread_ranges == (0 if warmup else 2)
+
+
 def test_ticket_filters_stay_in_one_process(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    # A connection's NOFAIL line and its failure sit on both sides of the middle of the log:
-    # cut there, the second half would never learn the ticket.
+    # A connection's NOFAIL line and its failure sit on both sides of the middle of the log.
     # (80 connections: fail2ban's ticket cache holds 100.)
     rows = [f"host sshd[{pid}]: Connection from 192.0.2.{pid}" for pid in range(80)]
     rows += [f"host sshd[{pid}]: Failed password for root from 192.0.2.{pid}"

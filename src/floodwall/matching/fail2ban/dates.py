@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban.strptime import (
@@ -352,6 +353,21 @@ class DateDetector:
         template name; the order of preference is left as it is."""
         for candidate in self._candidates:
             candidate.hits += hits.get(candidate.template.name, 0)
+
+    def carried_state(self) -> tuple[Any, ...]:
+        """What decides where the next dates are looked for and which template wins: the
+        templates' order and last match positions, and where the last date was. Hit counts
+        are left out: they only weigh promotions between templates that both keep matching."""
+        return (tuple((c.template.name, c.distance) for c in self._candidates),
+                self._last_index, self._last_span, self._last_line, self._first_unused)
+
+    def adopt(self, state: tuple[Any, ...]) -> None:
+        """Take over another detector's carried state (same templates; hits stay ours)."""
+        order, self._last_index, self._last_span, self._last_line, self._first_unused = state
+        by_name = {candidate.template.name: candidate for candidate in self._candidates}
+        self._candidates = [by_name[name] for name, _distance in order]
+        for candidate, (_name, distance) in zip(self._candidates, order):
+            candidate.distance = distance
 
     def find(self, line: str) -> DateMatch | None:
         """Locate the date in `line` (or None), updating the template order."""

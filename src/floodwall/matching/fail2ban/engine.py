@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -72,6 +73,22 @@ class FilterStats:
     """Failures produced by each failregex."""
     ignoreregex_hits: list[int] = field(default_factory=list)
     """Matches of each ignoreregex."""
+    reread_ranges: int = 0
+    """Ranges of a parallel run that a worker read from a state other than the true one, so
+    they were read again in order (see logrun)."""
+
+
+@dataclass(slots=True)
+class CarriedState:
+    """A single-line filter's memory of earlier lines: equal states give equal results on
+    the lines that follow."""
+
+    tickets: list[tuple[str, dict[str, Any], float]]
+    """Open <F-MLFID> tickets, oldest first: (id, ticket, expiry)."""
+    last_date: float | None
+    """The last date read (lines without one inherit it)."""
+    dates: tuple[Any, ...]
+    """The date detector's order of templates and where it last found a date."""
 
 
 class _ExpiringCache:
@@ -103,6 +120,16 @@ class _ExpiringCache:
 
     def discard(self, key: str) -> None:
         self._items.pop(key, None)
+
+    def snapshot(self) -> list[tuple[str, dict[str, Any], float]]:
+        """The tickets, oldest first, as independent copies."""
+        return [(key, copy.deepcopy(value), expires)
+                for key, (value, expires) in self._items.items()]
+
+    def adopt(self, tickets: list[tuple[str, dict[str, Any], float]]) -> None:
+        """Hold exactly `tickets` (a snapshot), oldest first."""
+        self._items = OrderedDict((key, (copy.deepcopy(value), expires))
+                                  for key, value, expires in tickets)
 
 
 def _buffer_text(entries: list[Entry]) -> str:
@@ -236,6 +263,17 @@ class Fail2banFilter:
             self.stats.lines -= 1  # counted below with the lines skipped
         self.stats.lines += lineno - first_lineno + count(b"\n", position)
         return failures
+
+    def carried_state(self) -> CarriedState:
+        """What one line leaves for the next that can change a later result (a copy)."""
+        return CarriedState(self._tickets.snapshot(), self._last_date, self.dates.carried_state())
+
+    def adopt(self, state: CarriedState) -> None:
+        """Continue from `state` (another filter's, of the same file), as if this filter had
+        read the lines that one read."""
+        self._tickets.adopt(state.tickets)
+        self._last_date = state.last_date
+        self.dates.adopt(state.dates)
 
     def prepare(self, sample: bytes) -> None:
         """Decide on `sample` (the log's first bytes) whether the prefilter pays, and build it

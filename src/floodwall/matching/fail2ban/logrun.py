@@ -1,5 +1,5 @@
-"""Running one fail2ban filter over a whole log file: serially, or in worker processes where
-cutting the file into ranges cannot change a result."""
+"""Running one fail2ban filter over a whole log file: serially, or in worker processes that
+each read a range of it, checked to give exactly what one process gives."""
 
 from __future__ import annotations
 
@@ -9,15 +9,23 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from floodwall.matching.fail2ban.engine import Fail2banFilter, FilterFailure, FilterStats
+from floodwall.matching.fail2ban.engine import (
+    CarriedState,
+    Fail2banFilter,
+    FilterFailure,
+    FilterStats,
+)
 
 CHUNK_BYTES = 1 << 20
 """A log is read and matched this many bytes at a time (cut at a line end)."""
-PARALLEL_MIN_BYTES = 64 << 20
+PARALLEL_MIN_BYTES = 16 << 20
 """Logs smaller than this run in one process: forking and merging would cost more than it
 saves."""
 
-PARENT_SHARE = 0.95
+WARMUP_BYTES = 1 << 20
+"""A worker first reads up to this much of the log before its range, results discarded, to
+rebuild what earlier lines leave for later ones (connection tickets, the last date)."""
+PARENT_SHARE = 0.85
 """The first range's size relative to a worker's: this process reads the workers' results
 after its own range, so it gets less to do."""
 
@@ -38,6 +46,10 @@ class RangeResult:
     """The worker's counters for the range."""
     date_hits: dict[str, int]
     """Date template name -> lines whose date it found."""
+    start_state: CarriedState
+    """What the worker's warm-up left at the range's start."""
+    end_state: CarriedState
+    """What the range left at its end."""
 
 
 def log_buffers(path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -79,11 +91,23 @@ def feed_buffers(engine: Fail2banFilter, buffers: Iterator[bytes]) -> Iterator[F
 
 
 def splittable(engine: Fail2banFilter) -> bool:
-    """Whether the filter's result on a log equals the results on its pieces put together:
-    single-line, no <F-MLFID> tickets that live from one line to the next."""
+    """Whether the filter can run in ranges: single-line (what one line leaves for the next
+    is then small enough to compare, see CarriedState) and without <F-MLFID> tickets (open
+    tickets can be hours old, so no bounded warm-up rebuilds them: the ranges of a ticket
+    filter would all be read again)."""
     regexes = [*engine.failregexes, *([engine.prefregex] if engine.prefregex else [])]
     return (engine.definition.maxlines == 1
             and not any("mlfid" in regex.pattern.groupindex for regex in regexes))
+
+
+def _line_start_after(path: str, offset: int) -> int:
+    """Offset of the first line that starts at or after `offset`."""
+    if offset <= 0:
+        return 0
+    with open(path, "rb") as handle:
+        handle.seek(offset - 1)
+        handle.readline()
+        return handle.tell()
 
 
 def _range_starts(path: str, size: int, parts: int) -> list[int]:
@@ -102,22 +126,31 @@ def _range_starts(path: str, size: int, parts: int) -> list[int]:
 
 
 def _run_range(path: str, start: int, end: int) -> RangeResult:
-    """Worker: the inherited filter over one range, with counters of its own."""
+    """Worker: the inherited filter over one range after a warm-up, with counters of its
+    own."""
     engine = _inherited
     assert engine is not None, "workers are forked after the filter is set"
+    for _ in feed_buffers(engine, log_buffers(path, _line_start_after(path, start - WARMUP_BYTES),
+                                              start)):
+        pass
+    start_state = engine.carried_state()
     engine.stats = FilterStats(failregex_hits=[0] * len(engine.failregexes),
                                ignoreregex_hits=[0] * len(engine.ignoreregexes))
+    warm_hits = {template.name: hits for template, hits in engine.dates.hits()}
     failures = [(failure.lineno, failure.host, failure.time, failure.attempts, failure.fields,
                  failure.regex_index, failure.lines)
                 for failure in feed_buffers(engine, log_buffers(path, start, end))]
     return RangeResult(failures, engine.stats.lines, engine.stats,
-                       {template.name: hits for template, hits in engine.dates.hits()})
+                       {template.name: hits - warm_hits.get(template.name, 0)
+                        for template, hits in engine.dates.hits()},
+                       start_state, engine.carried_state())
 
 
 def _merge_stats(total: FilterStats, part: FilterStats) -> None:
     total.lines += part.lines
     total.matched += part.matched
     total.ignored += part.ignored
+    total.reread_ranges += part.reread_ranges
     total.failregex_hits = [a + b for a, b in zip(total.failregex_hits, part.failregex_hits)]
     total.ignoreregex_hits = [a + b for a, b in zip(total.ignoreregex_hits,
                                                      part.ignoreregex_hits)]
@@ -127,9 +160,12 @@ def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
                  ) -> Iterator[FilterFailure]:
     """Every failure of the log file, in line order, as one sequential run finds them.
 
-    A large log of a splittable filter is cut at line ends into one range per worker
+    A large log of a single-line filter is cut at line ends into one range per worker
     (default: one per CPU); the first range runs here, the others in forked processes, and
-    their counters and date template hits are added to `engine`'s.
+    their counters and date template hits are added to `engine`'s. A worker's range counts
+    only if the state its warm-up rebuilt equals the state the previous range really left
+    (tickets still open, last date, date detector); otherwise this process reads the range
+    again from that state (counted in `stats.reread_ranges`).
     """
     size = os.path.getsize(path)
     workers = workers if workers is not None else len(os.sched_getaffinity(0))
@@ -151,16 +187,27 @@ def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
             others = [pool.submit(_run_range, path, start, end)
                       for start, end in zip(starts[1:], ends[1:])]
             before = engine.stats.lines
-            first = list(feed_buffers(engine, log_buffers(path, starts[0], ends[0])))
-            yield from first
+            yield from feed_buffers(engine, log_buffers(path, starts[0], ends[0]))
             offset = engine.stats.lines - before
-            for future in others:
+            state = engine.carried_state()
+            for start, end, future in zip(starts[1:], ends[1:], others):
                 part = future.result()
-                for lineno, *rest in part.failures:
-                    yield FilterFailure(lineno + offset, *rest)
-                offset += part.lines
-                _merge_stats(engine.stats, part.stats)
-                engine.dates.add_hits(part.date_hits)
+                if part.start_state == state:
+                    for lineno, *rest in part.failures:
+                        yield FilterFailure(lineno + offset, *rest)
+                    offset += part.lines
+                    _merge_stats(engine.stats, part.stats)
+                    engine.dates.add_hits(part.date_hits)
+                    state = part.end_state
+                    continue
+                engine.adopt(state)
+                engine.stats.reread_ranges += 1
+                before = engine.stats.lines
+                for failure in feed_buffers(engine, log_buffers(path, start, end)):
+                    failure.lineno += offset
+                    yield failure
+                offset += engine.stats.lines - before
+                state = engine.carried_state()
     finally:
         _inherited = None
 
