@@ -40,8 +40,8 @@ def register(subparsers: Any) -> None:
                         help=f"fail2ban configuration folder for filter names "
                              f"(default {DEFAULT_FAIL2BAN_DIR})")
     parser.add_argument("--workers", type=_workers, default=None, metavar="N",
-                        help="processes for a large log of a single-line filter without "
-                             "<F-MLFID> tickets (default: one per CPU; 1: this process only)")
+                        help="processes for a large log of a single-line filter "
+                             "(default: one per CPU; 1: this process only)")
     parser.add_argument("--no-check-all", dest="check_all", action="store_false",
                         help="stop each line at its first matching failregex, as fail2ban's "
                              "server and floodwall's jails do (default: try every failregex, "
@@ -126,5 +126,8 @@ def _print_report(engine: Fail2banFilter, path: str, args: argparse.Namespace,
         print("Date templates" + ("" if used else "  (no date found)"))
         for template, hits in sorted(used, key=lambda item: -item[1]):
             print(f"      {hits:>8}  {template.name}")
+    if stats.reread_ranges:
+        print(f"Workers  {stats.reread_ranges} range(s) read again in order (a worker could "
+              f"not rebuild the state before its range)")
     rate = stats.lines / seconds if seconds > 0 else 0.0
     print(f"Time     {seconds:.3f} s ({rate:,.0f} lines/s)")

@@ -71,9 +71,9 @@ def test_workers_find_what_one_process_finds(tmp_path: Path, monkeypatch: pytest
     assert all(host != "198.51.100.9" for _, host, *_ in failures)
 
 
-def test_single_line_filters_without_tickets_are_split(tmp_path: Path) -> None:
+def test_single_line_filters_are_split(tmp_path: Path) -> None:
     assert logrun.splittable(_filter(tmp_path, DOS))
-    assert not logrun.splittable(_filter(tmp_path, SSHD_LIKE))
+    assert logrun.splittable(_filter(tmp_path, SSHD_LIKE))
     assert not logrun.splittable(_filter(tmp_path, DOS + "maxlines = 2\n"))
 
 
@@ -94,8 +94,48 @@ def test_a_range_counts_only_from_the_state_the_previous_one_left(
     assert parallel.stats.reread_ranges == (0 if warmup else 2)
 
 
-def test_ticket_filters_stay_in_one_process(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def _auth_log(path: Path, connections: int) -> None:
+    """Interleaved connections: each opens with a NOFAIL line, fails one to three times."""
+    chooser = random.Random(11)
+    open_ones: list[tuple[int, int]] = []
+    rows = []
+    for pid in range(connections):
+        rows.append(f"host sshd[{pid}]: Connection from 192.0.2.{pid % 250}")
+        open_ones.append((pid, chooser.randrange(1, 4)))
+        while len(open_ones) > 30 or (open_ones and pid == connections - 1):
+            index = chooser.randrange(len(open_ones))
+            other, left = open_ones[index]
+            rows.append(f"host sshd[{other}]: Failed password for root from 192.0.2.{other % 250}")
+            if left == 1:
+                open_ones.pop(index)
+            else:
+                open_ones[index] = (other, left - 1)
+    path.write_text("\n".join(rows) + "\n")
+
+
+@pytest.mark.parametrize("warmup", [logrun.WARMUP_BYTES, 0])
+def test_ticket_filters_split_where_the_tickets_are_rebuilt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warmup: int) -> None:
+    log = tmp_path / "auth.log"
+    _auth_log(log, 3_000)
+    monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(logrun, "CHUNK_BYTES", 16 << 10)
+    monkeypatch.setattr(logrun, "WARMUP_BYTES", warmup)
+    serial = _filter(tmp_path, SSHD_LIKE)
+    expected = list(logrun.log_failures(serial, str(log), workers=1))
+    parallel = _filter(tmp_path, SSHD_LIKE)
+    found = list(logrun.log_failures(parallel, str(log), workers=3))
+    assert _summary(parallel, found) == _summary(serial, expected)
+    assert [(f.attempts, f.lines) for f in found] == [(f.attempts, f.lines) for f in expected]
+    # a connection's first failure carries its NOFAIL line too, the later ones only their own
+    assert {f.attempts for f in found} == {1, 2}
+    # With a warm-up each worker rebuilds the connections open at its start; without one
+    # it misses them, and its range is read again here.
+    assert parallel.stats.reread_ranges == (0 if warmup else 2)
+
+
+def test_a_ticket_open_at_the_cut_is_followed_across_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A connection's NOFAIL line and its failure sit on both sides of the middle of the log.
     # (80 connections: fail2ban's ticket cache holds 100.)
     rows = [f"host sshd[{pid}]: Connection from 192.0.2.{pid}" for pid in range(80)]
@@ -104,7 +144,9 @@ def test_ticket_filters_stay_in_one_process(tmp_path: Path,
     log = tmp_path / "auth.log"
     log.write_text("\n".join(rows) + "\n")
     monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(logrun, "WARMUP_BYTES", 0)
     engine = _filter(tmp_path, SSHD_LIKE)
     failures = list(logrun.log_failures(engine, str(log), workers=2))
     assert [f.lineno for f in failures] == list(range(81, 161))
     assert all(f.attempts == 2 for f in failures)  # the ticket's NOFAIL line is evidence
+    assert engine.stats.reread_ranges == 1

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +16,7 @@ from floodwall.matching.fail2ban.hosts import canonical_host
 from floodwall.matching.fail2ban.prefilter import LinePrefilter, Unsupported
 from floodwall.matching.fail2ban.prefilter import build as build_prefilter
 from floodwall.matching.fail2ban.regex import TaggedRegex
+from floodwall.matching.fail2ban.tickets import Ticket, TicketCache
 
 RECENT_DATE_SECONDS = 60
 """A line without a date inherits the last date seen if that is at most this old."""
@@ -25,8 +24,6 @@ PROBE_BYTES = 256 << 10
 """How much of the first buffer decides whether the prefilter pays."""
 DENSE_CANDIDATES = 0.2
 """Above this share of candidate lines, per-line matching is faster than scan + match."""
-MLFID_CAPACITY = 100
-MLFID_SECONDS = 300.0
 
 # One buffered line: (the text regexes see, i.e. the line without its date; the whole line).
 Entry = tuple[str, str]
@@ -83,53 +80,12 @@ class CarriedState:
     """A single-line filter's memory of earlier lines: equal states give equal results on
     the lines that follow."""
 
-    tickets: list[tuple[str, dict[str, Any], float]]
-    """Open <F-MLFID> tickets, oldest first: (id, ticket, expiry)."""
+    tickets: list[Ticket]
+    """Open <F-MLFID> tickets, oldest first."""
     last_date: float | None
     """The last date read (lines without one inherit it)."""
     dates: tuple[Any, ...]
     """The date detector's order of templates and where it last found a date."""
-
-
-class _ExpiringCache:
-    """At most `capacity` tickets, oldest evicted first, each living `seconds`."""
-
-    def __init__(self, clock: Clock, capacity: int, seconds: float) -> None:
-        self._clock = clock
-        self._capacity = capacity
-        self._seconds = seconds
-        self._items: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if item[1] > self._clock.now():
-            return item[0]
-        del self._items[key]
-        return None
-
-    def set(self, key: str, value: dict[str, Any]) -> None:
-        now = self._clock.now()
-        if len(self._items) >= self._capacity:
-            while self._items:
-                _, (_, expires) = self._items.popitem(last=False)
-                if expires > now and len(self._items) < self._capacity:
-                    break
-        self._items[key] = (value, now + self._seconds)
-
-    def discard(self, key: str) -> None:
-        self._items.pop(key, None)
-
-    def snapshot(self) -> list[tuple[str, dict[str, Any], float]]:
-        """The tickets, oldest first, as independent copies."""
-        return [(key, copy.deepcopy(value), expires)
-                for key, (value, expires) in self._items.items()]
-
-    def adopt(self, tickets: list[tuple[str, dict[str, Any], float]]) -> None:
-        """Hold exactly `tickets` (a snapshot), oldest first."""
-        self._items = OrderedDict((key, (copy.deepcopy(value), expires))
-                                  for key, value, expires in tickets)
 
 
 def _buffer_text(entries: list[Entry]) -> str:
@@ -212,7 +168,8 @@ class Fail2banFilter:
         self._early_ignore = 0 < len(self.ignoreregexes) < len(self.failregexes) - 2
         self._buffer: list[Entry] = []
         self._last_date: float | None = None
-        self._tickets = _ExpiringCache(self._clock, MLFID_CAPACITY, MLFID_SECONDS)
+        self.tickets = TicketCache(self._clock)
+        """Open <F-MLFID> tickets (connections) of this filter."""
         self._prefilter: LinePrefilter | None = None
         self._prefilter_built = prefilter is False  # False: never; True: whenever possible
         self._prefilter_probe = prefilter is None
@@ -266,12 +223,12 @@ class Fail2banFilter:
 
     def carried_state(self) -> CarriedState:
         """What one line leaves for the next that can change a later result (a copy)."""
-        return CarriedState(self._tickets.snapshot(), self._last_date, self.dates.carried_state())
+        return CarriedState(self.tickets.snapshot(), self._last_date, self.dates.carried_state())
 
     def adopt(self, state: CarriedState) -> None:
         """Continue from `state` (another filter's, of the same file), as if this filter had
         read the lines that one read."""
-        self._tickets.adopt(state.tickets)
+        self.tickets.adopt(state.tickets)
         self._last_date = state.last_date
         self.dates.adopt(state.dates)
 
@@ -438,7 +395,7 @@ class Fail2banFilter:
 
         Returns the ticket itself when one is cached, so later marks (pending) stick to it.
         """
-        cached = self._tickets.get(mlfid)
+        cached = self.tickets.get(mlfid)
         users: set[Any] | None = None
         flags = 0
         if fail.get("mlfgained"):
@@ -462,10 +419,10 @@ class Fail2banFilter:
             cached.update((key, value) for key, value in fail.items() if value is not None)
             fail = cached
             if flags & _FORGET:
-                self._tickets.discard(mlfid)
+                self.tickets.discard(mlfid)
         elif not flags & _FORGET:
             users = _add_user(fail, fail.get("user"))
-            self._tickets.set(mlfid, fail)
+            self.tickets.set(mlfid, fail)
         if fail.pop("mlfpending", 0) or (users and len(users) > 1):
             # pending failures or a second user: this is a failure after all
             fail.pop("nofail", None)

@@ -15,6 +15,7 @@ from floodwall.matching.fail2ban.engine import (
     FilterFailure,
     FilterStats,
 )
+from floodwall.matching.fail2ban.tickets import Ticket, TicketJournal
 
 CHUNK_BYTES = 1 << 20
 """A log is read and matched this many bytes at a time (cut at a line end)."""
@@ -25,9 +26,10 @@ saves."""
 WARMUP_BYTES = 1 << 20
 """A worker first reads up to this much of the log before its range, results discarded, to
 rebuild what earlier lines leave for later ones (connection tickets, the last date)."""
-PARENT_SHARE = 0.85
-"""The first range's size relative to a worker's: this process reads the workers' results
-after its own range, so it gets less to do."""
+PARENT_SHARE = 1.2
+"""The first range's size relative to a worker's (measured best): a worker also reads its
+warm-up, journals its tickets and pickles its results (forked, it pays for every page it
+writes), which outweighs this process reading the results in."""
 
 # The filter a forked worker inherits (set just before the pool forks; fork only).
 _inherited: Fail2banFilter | None = None
@@ -48,6 +50,8 @@ class RangeResult:
     """Date template name -> lines whose date it found."""
     start_state: CarriedState
     """What the worker's warm-up left at the range's start."""
+    journal: TicketJournal
+    """What the range did to the tickets (replayed on the true tickets to check it)."""
     end_state: CarriedState
     """What the range left at its end."""
 
@@ -92,12 +96,8 @@ def feed_buffers(engine: Fail2banFilter, buffers: Iterator[bytes]) -> Iterator[F
 
 def splittable(engine: Fail2banFilter) -> bool:
     """Whether the filter can run in ranges: single-line (what one line leaves for the next
-    is then small enough to compare, see CarriedState) and without <F-MLFID> tickets (open
-    tickets can be hours old, so no bounded warm-up rebuilds them: the ranges of a ticket
-    filter would all be read again)."""
-    regexes = [*engine.failregexes, *([engine.prefregex] if engine.prefregex else [])]
-    return (engine.definition.maxlines == 1
-            and not any("mlfid" in regex.pattern.groupindex for regex in regexes))
+    is then small enough to check, see CarriedState)."""
+    return engine.definition.maxlines == 1
 
 
 def _line_start_after(path: str, offset: int) -> int:
@@ -134,6 +134,7 @@ def _run_range(path: str, start: int, end: int) -> RangeResult:
                                               start)):
         pass
     start_state = engine.carried_state()
+    engine.tickets.record()
     engine.stats = FilterStats(failregex_hits=[0] * len(engine.failregexes),
                                ignoreregex_hits=[0] * len(engine.ignoreregexes))
     warm_hits = {template.name: hits for template, hits in engine.dates.hits()}
@@ -143,7 +144,17 @@ def _run_range(path: str, start: int, end: int) -> RangeResult:
     return RangeResult(failures, engine.stats.lines, engine.stats,
                        {template.name: hits - warm_hits.get(template.name, 0)
                         for template, hits in engine.dates.hits()},
-                       start_state, engine.carried_state())
+                       start_state, engine.tickets.journal(), engine.carried_state())
+
+
+def _true_tickets(engine: Fail2banFilter, state: CarriedState,
+                  part: RangeResult) -> list[Ticket] | None:
+    """The tickets `part`'s range leaves when it starts from `state` (the true state), or
+    None if it would not have gone as it did from its warm-up."""
+    start = part.start_state
+    if start.last_date != state.last_date or start.dates != state.dates:
+        return None
+    return engine.tickets.replay(state.tickets, part.journal, part.end_state.tickets)
 
 
 def _merge_stats(total: FilterStats, part: FilterStats) -> None:
@@ -163,9 +174,10 @@ def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
     A large log of a single-line filter is cut at line ends into one range per worker
     (default: one per CPU); the first range runs here, the others in forked processes, and
     their counters and date template hits are added to `engine`'s. A worker's range counts
-    only if the state its warm-up rebuilt equals the state the previous range really left
-    (tickets still open, last date, date detector); otherwise this process reads the range
-    again from that state (counted in `stats.reread_ranges`).
+    only if it went as it would have from the state the previous range really left (same
+    last date and date detector after the warm-up; its ticket journal, replayed on the true
+    tickets, finding the same tickets with the same content); otherwise this process reads
+    the range again from that state (counted in `stats.reread_ranges`).
     """
     size = os.path.getsize(path)
     workers = workers if workers is not None else len(os.sched_getaffinity(0))
@@ -192,13 +204,14 @@ def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
             state = engine.carried_state()
             for start, end, future in zip(starts[1:], ends[1:], others):
                 part = future.result()
-                if part.start_state == state:
+                tickets = _true_tickets(engine, state, part)
+                if tickets is not None:
                     for lineno, *rest in part.failures:
                         yield FilterFailure(lineno + offset, *rest)
                     offset += part.lines
                     _merge_stats(engine.stats, part.stats)
                     engine.dates.add_hits(part.date_hits)
-                    state = part.end_state
+                    state = dataclasses.replace(part.end_state, tickets=tickets)
                     continue
                 engine.adopt(state)
                 engine.stats.reread_ranges += 1
