@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,3 +151,25 @@ def test_a_ticket_open_at_the_cut_is_followed_across_it(
     assert [f.lineno for f in failures] == list(range(81, 161))
     assert all(f.attempts == 2 for f in failures)  # the ticket's NOFAIL line is evidence
     assert engine.stats.reread_ranges == 1
+
+
+def test_a_small_log_is_read_without_building_a_prefilter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from floodwall.matching.fail2ban import engine as engine_module
+
+    built: list[int] = []
+    real_build = engine_module.build_prefilter
+
+    def counting_build(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "build_prefilter", counting_build)
+    small, large = tmp_path / "small.log", tmp_path / "large.log"
+    _access_log(small, 200)
+    _access_log(large, 4_000)
+    assert small.stat().st_size < engine_module.SMALL_LOG_BYTES <= large.stat().st_size
+    found = list(logrun.log_failures(_filter(tmp_path, DOS), str(small), workers=1))
+    assert found and not built
+    assert list(logrun.log_failures(_filter(tmp_path, DOS), str(large), workers=1))
+    assert built == [1]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from floodwall.clock import ManualClock
-from floodwall.matching.fail2ban import Fail2banFilter
+from floodwall.matching.fail2ban import Fail2banFilter, prefilter
 from floodwall.matching.fail2ban.prefilter import Unsupported, build, superset_pattern
 
 
@@ -48,6 +48,31 @@ def test_a_trailing_space_class_matches_the_newline_of_crlf_lines() -> None:
 def test_a_regex_that_matches_anything_has_no_prefilter() -> None:
     with pytest.raises(Unsupported):
         build([r"^\s*$"])
+
+
+def test_built_prefilters_and_verdicts_are_cached(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    regexes = [r"^Failed password for \S+ from \d+\.\d+\.\d+\.\d+"]
+    lines = [b"Failed password for root from 192.0.2.1", b"Accepted key for root"]
+    assert _flagged(regexes, lines) == [0]
+    with pytest.raises(Unsupported):
+        build([r"^\s*$"])
+    assert len(list((tmp_path / "floodwall" / "hyperscan").glob("*.hsdb"))) == 2
+
+    def no_rewrite(*_args: object, **_kwargs: object) -> str:
+        raise AssertionError("rewritten again instead of read from the cache")
+
+    monkeypatch.setattr(prefilter, "superset_pattern", no_rewrite)
+    assert _flagged(regexes, lines) == [0]
+    with pytest.raises(Unsupported):
+        build([r"^\s*$"])
+    # a damaged entry only costs the rewrite
+    for entry in (tmp_path / "floodwall" / "hyperscan").glob("*.hsdb"):
+        entry.write_bytes(b"damaged")
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _flagged(regexes, lines) == [0]
 
 
 FILTER = """[Definition]

@@ -77,18 +77,32 @@ class DateTemplate:
     """Group holding the number for epoch templates."""
     weight: float = 1.0
     """Preference when templates are reordered by use."""
-    compiled: re.Pattern[str] = dataclasses.field(init=False, compare=False, repr=False)
-    minute_groups: tuple[str, ...] = dataclasses.field(init=False, compare=False, repr=False)
-    """Named groups that fix the date's minute (all but seconds and their fraction)."""
+    _compiled: re.Pattern[str] | None = dataclasses.field(
+        init=False, default=None, compare=False, repr=False)
+    _minute_groups: tuple[str, ...] = dataclasses.field(
+        init=False, default=(), compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "compiled", re.compile(self.regex))
-        except re.error as error:
-            raise ConfigError(f"date pattern {self.pattern or self.name!r} is not a valid "
-                              f"regex ({error}); fix the pattern") from None
-        object.__setattr__(self, "minute_groups", tuple(
-            name for name in self.compiled.groupindex if name not in ("S", "f")))
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        """The regex, compiled on first use (as fail2ban does: most of the default templates
+        never meet a line of a given log); ConfigError if it is not a valid regex."""
+        compiled = self._compiled
+        if compiled is None:
+            try:
+                compiled = re.compile(self.regex)
+            except re.error as error:
+                raise ConfigError(f"date pattern {self.pattern or self.name!r} is not a valid "
+                                  f"regex ({error}); fix the pattern") from None
+            object.__setattr__(self, "_compiled", compiled)
+            object.__setattr__(self, "_minute_groups", tuple(
+                name for name in compiled.groupindex if name not in ("S", "f")))
+        return compiled
+
+    @property
+    def minute_groups(self) -> tuple[str, ...]:
+        """Named groups that fix the date's minute (all but seconds and their fraction)."""
+        self.compiled  # noqa: B018 - compiles and sets the groups
+        return self._minute_groups
 
     def to_time(self, match: re.Match[str], now: float, default_offset: int | None) -> float:
         """Unix time of a match; ValueError/LookupError when it is not a valid date."""
@@ -282,11 +296,14 @@ def _templates_for(datepattern: str | None) -> tuple[DateTemplate, ...]:
         elif key == "{DEFAULT}":
             add(default_set(), some)
         elif "{DATE}" in key:
-            add([_rewrapped(t, _placing_date_in(entry)) for t in default_templates()], some)
+            wrapped = [_rewrapped(t, _placing_date_in(entry)) for t in default_templates()]
+            wrapped[0].compiled  # noqa: B018 - the entry's own regex text is checked now
+            add(wrapped, some)
         elif key == "{NONE}":
             add([template_for("{UNB}^")], False)
         else:
             add([template_for(entry)], False)
+            chosen[-1].compiled  # noqa: B018 - a filter's own pattern is checked when read
     return tuple(chosen or default_set())
 
 

@@ -22,6 +22,8 @@ RECENT_DATE_SECONDS = 60
 """A line without a date inherits the last date seen if that is at most this old."""
 PROBE_BYTES = 256 << 10
 """How much of the first buffer decides whether the prefilter pays."""
+SMALL_LOG_BYTES = 256 << 10
+"""A whole log below this size is read without a prefilter (see Fail2banFilter.prepare)."""
 DENSE_CANDIDATES = 0.2
 """Above this share of candidate lines, per-line matching is faster than scan + match."""
 
@@ -232,9 +234,15 @@ class Fail2banFilter:
         self._last_date = state.last_date
         self.dates.adopt(state.dates)
 
-    def prepare(self, sample: bytes) -> None:
+    def prepare(self, sample: bytes, log_size: int | None = None) -> None:
         """Decide on `sample` (the log's first bytes) whether the prefilter pays, and build it
-        now: worker processes forked afterwards inherit it instead of each building one."""
+        now: worker processes forked afterwards inherit it instead of each building one. A
+        whole log smaller than SMALL_LOG_BYTES is read line by line (unless the prefilter was
+        asked for): that is faster than building the prefilter."""
+        if (self._prefilter_probe and not self._prefilter_built and log_size is not None
+                and log_size < SMALL_LOG_BYTES):
+            self._prefilter_built = True
+            return
         self._line_prefilter(sample)
 
     def _line_prefilter(self, sample: bytes) -> LinePrefilter | None:

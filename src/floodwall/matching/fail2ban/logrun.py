@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from floodwall.matching.fail2ban.engine import (
+    SMALL_LOG_BYTES,
     CarriedState,
     Fail2banFilter,
     FilterFailure,
@@ -183,6 +184,8 @@ def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
     workers = workers if workers is not None else len(os.sched_getaffinity(0))
     if workers < 2 or size < PARALLEL_MIN_BYTES or not splittable(engine) \
             or "fork" not in multiprocessing.get_all_start_methods():
+        if size < SMALL_LOG_BYTES:
+            engine.prepare(b"", size)  # a small log: no prefilter to build
         yield from feed_buffers(engine, log_buffers(path))
         return
     starts = _range_starts(path, size, workers)

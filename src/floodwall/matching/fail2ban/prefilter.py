@@ -47,37 +47,10 @@ class Unsupported(Exception):
 
 
 class LinePrefilter:
-    """A Hyperscan database of superset patterns, one per failregex.
+    """A Hyperscan database of superset patterns, one per failregex (see `build`)."""
 
-    Compiling large filters takes a second or more, so the compiled database is kept in the
-    user's cache folder (`$XDG_CACHE_HOME/floodwall`), named by a hash of the patterns and
-    the Hyperscan version; an unreadable or unwritable cache only costs the compile.
-    """
-
-    def __init__(self, patterns: Sequence[bytes]) -> None:
-        version = str(getattr(hyperscan, "__version__", "")).encode()
-        digest = hashlib.sha256(b"\0".join([version, *patterns]))
-        cached = _cache_dir() / f"{digest.hexdigest()}.hsdb"
-        try:
-            self._database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            self._database.scratch = hyperscan.Scratch(self._database)
-            return
-        except (OSError, hyperscan.error):
-            pass
-        self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        try:
-            self._database.compile(expressions=list(patterns), ids=list(range(len(patterns))),
-                                   elements=len(patterns),
-                                   flags=[hyperscan.HS_FLAG_PREFILTER] * len(patterns))
-        except hyperscan.error as error:
-            raise Unsupported(str(error)) from None
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_bytes(hyperscan.dumpb(self._database))
-            partial.replace(cached)
-        except OSError:
-            pass
+    def __init__(self, database: Any) -> None:
+        self._database = database
 
     def line_starts(self, buffer: bytes) -> list[int]:
         """Start offsets, increasing, of the lines of `buffer` that may match.
@@ -97,7 +70,7 @@ class LinePrefilter:
         while offset < size:
             ends.clear()
             try:
-                self._database.scan(view[offset:],  # type: ignore[type-var]
+                self._database.scan(view[offset:],
                                     match_event_handler=first)
             except hyperscan.ScanTerminated:
                 pass
@@ -118,10 +91,61 @@ def _cache_dir() -> Path:
 
 
 def build(regexes: Sequence[str], *, flags: int = 0, date_gap: bool = True) -> LinePrefilter:
-    """A prefilter for `regexes` (expanded Python regexes); Unsupported when none is useful."""
-    patterns = [superset_pattern(regex, flags=flags, date_gap=date_gap).encode("ascii")
-                for regex in regexes]
-    return LinePrefilter(patterns)
+    """A prefilter for `regexes` (expanded Python regexes); Unsupported when none is useful.
+
+    Rewriting large filters and compiling them takes a tenth of a second to seconds, so the
+    result (the database, or that there is none) is kept in the user's cache folder
+    (`$XDG_CACHE_HOME/floodwall`), named by a hash of the regexes, of this module's code and
+    of the Hyperscan version; an unreadable or unwritable cache only costs the work.
+    """
+    version = str(getattr(hyperscan, "__version__", "")).encode()
+    digest = hashlib.sha256(b"\0".join([version, _rewriter_digest(),
+                                         repr((list(regexes), flags, date_gap)).encode()]))
+    cached = _cache_dir() / f"{digest.hexdigest()}.hsdb"
+    try:
+        saved = cached.read_bytes()
+        if saved == UNSUPPORTED_MARK:
+            raise Unsupported("no useful superset pattern (cached verdict)")
+        database = hyperscan.loadb(saved, hyperscan.HS_MODE_BLOCK)
+        database.scratch = hyperscan.Scratch(database)
+        return LinePrefilter(database)
+    except (OSError, hyperscan.error):
+        pass
+    try:
+        patterns = [superset_pattern(regex, flags=flags, date_gap=date_gap).encode("ascii")
+                    for regex in regexes]
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        try:
+            database.compile(expressions=patterns, ids=list(range(len(patterns))),
+                             elements=len(patterns),
+                             flags=[hyperscan.HS_FLAG_PREFILTER] * len(patterns))
+        except hyperscan.error as error:
+            raise Unsupported(str(error)) from None
+    except Unsupported:
+        _save(cached, UNSUPPORTED_MARK)
+        raise
+    _save(cached, hyperscan.dumpb(database))
+    return LinePrefilter(database)
+
+
+UNSUPPORTED_MARK = b"unsupported\n"
+"""What the cache holds for regexes without a useful prefilter."""
+
+
+@functools.lru_cache(maxsize=1)
+def _rewriter_digest() -> bytes:
+    """A hash of this module's code: a changed rewrite makes earlier cache entries unused."""
+    return hashlib.sha256(Path(__file__).read_bytes()).digest()
+
+
+def _save(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError:
+        pass
 
 
 def superset_pattern(regex: str, *, flags: int = 0, date_gap: bool = True) -> str:
