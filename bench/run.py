@@ -12,7 +12,8 @@ run on a prefix of the same file and are compared by lines/s. Then the daemon ca
 logs, its lag and the time from a line to its ban in the nftables set; and the memory case
 (bench/memory.py): bytes per counted key against fail2ban's FailManager; and the restore case
 (bench/restore.py): 100,000 active bans back in nftables after the table is deleted; and the
-idle case (bench/idle.py): CPU of the daemon following 1,000 quiet files.
+idle case (bench/idle.py): CPU of the daemon following 1,000 quiet files; and the corpus case
+(bench/corpus.py): fail2ban's sample corpus through `floodwall regex` and `fail2ban-regex`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import daemon, idle, memory, restore, traffic
+from bench import corpus, daemon, idle, memory, restore, traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 DOS_FILTER = ROOT / "bench" / "filters" / "http-get-dos.conf"
@@ -244,9 +245,9 @@ def _flood(seconds: float) -> dict[str, object]:
         return {"unavailable": str(problem)}
 
 
-def _daemon_case(name: str, title: str, measure: Callable[[], object]) -> dict[str, object]:
-    """One of the daemon cases in a namespace (a dataclass of figures), or why it could not
-    run here."""
+def _case(name: str, title: str, measure: Callable[[], object]) -> dict[str, object]:
+    """One of the cases that report their own figures (a dataclass), or why it could not run
+    here."""
     print(f"{name}: {title}", flush=True)
     try:
         return asdict(measure())  # type: ignore[call-overload]
@@ -303,9 +304,12 @@ def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
     print("memory: 1,000,000 counted keys, floodwall and fail2ban's FailManager", flush=True)
     results = {"machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                "runs": runs, "cases": rows, "memory": memory.run(1_000_000, 100_000),
-               "restore": _daemon_case("restore", "100,000 active bans after the nftables "
+               "corpus": _case("corpus", "fail2ban's sample corpus, floodwall regex and "
+                               "fail2ban-regex, one process per filter and option set",
+                               lambda: corpus.run(runs)),
+               "restore": _case("restore", "100,000 active bans after the nftables "
                                        "table is deleted", lambda: restore.run(100_000)),
-               "idle": _daemon_case("idle", "1,000 followed files, no traffic, 20 s",
+               "idle": _case("idle", "1,000 followed files, no traffic, 20 s",
                                     lambda: idle.run(1_000, 20.0)),
                "daemon": _flood(flood_seconds)}
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
@@ -337,7 +341,8 @@ def table(results: dict[str, object]) -> str:
                          f"{row['target'] if side == 'peer' else ''}")
     if isinstance(results.get("memory"), dict):
         lines.append(memory.describe(results["memory"]))  # type: ignore[arg-type]
-    for name, describe in (("restore", lambda f: restore.describe(restore.Restore(**f))),
+    for name, describe in (("corpus", lambda f: corpus.describe(corpus.CorpusRun(**f))),
+                           ("restore", lambda f: restore.describe(restore.Restore(**f))),
                            ("idle", lambda f: idle.describe(idle.Idle(**f)))):
         figures = results.get(name)
         if isinstance(figures, dict):
