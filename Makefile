@@ -4,7 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 # Debian packages the tests drive for real (binary -> package).
-SYSTEM_TOOLS := nft:nftables nginx:nginx ip:iproute2 curl:curl redis-server:redis-server chromium:chromium fail2ban-regex:fail2ban
+SYSTEM_TOOLS := nft:nftables nginx:nginx ip:iproute2 curl:curl redis-server:redis-server chromium:chromium fail2ban-regex:fail2ban \
+                journalctl:systemd systemd-journal-remote:systemd-journal-remote
 
 .PHONY: venv system-deps demo test lint bench bench-deps clean
 
@@ -19,7 +20,8 @@ $(STAMP): pyproject.toml
 # Installs the Debian packages the tests need when they are missing (root + apt only).
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do bin=$${pair%%:*}; pkg=$${pair##*:}; \
-	  command -v $$bin >/dev/null 2>&1 || [ -x /usr/sbin/$$bin ] || missing="$$missing $$pkg"; done; \
+	  command -v $$bin >/dev/null 2>&1 || [ -x /usr/sbin/$$bin ] || [ -x /lib/systemd/$$bin ] || \
+	    missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -17,6 +17,9 @@ class SourceLine:
     """1-based line number within the current generation of the file."""
     text: str
     """The line without its trailing newline; undecodable bytes are U+FFFD."""
+    time: float | None = None
+    """When the source itself dates the line (a journal entry); None for a file's lines,
+    whose date is in their text."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from floodwall.matching.filters import LineFilter
 from floodwall.matching.prefilter import Prefilter
 from floodwall.matching.sshd import SshdFilter
 from floodwall.model import Decision, SourceLine
+from floodwall.sources.journal import journal_path
 
 
 def build_filter(config: JailConfig) -> LineFilter:
@@ -97,7 +98,8 @@ class Pipeline:
         route = self._routes.get(path)
         if route is None:
             jails = [jail for jail in self.jails.values() if self._all_files or any(
-                path_matches(path, pattern) for pattern in jail.config.logpath)]
+                path_matches(path, pattern) for pattern in jail.config.logpath)
+                or (jail.config.journal is not None and path == journal_path(jail.name))]
             formats: dict[tuple[str, str], object] = {}
             for jail in jails:
                 if jail.filter.wants_access:

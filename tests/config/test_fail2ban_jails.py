@@ -156,11 +156,26 @@ def test_missing_config_dir_is_a_located_error(tmp_path: Path) -> None:
         "site.toml", 4, "fail2ban.config_dir")
 
 
-def test_journal_backend_is_reported_with_file_and_line(fail2ban_dir: Path) -> None:
+def test_journal_backend_reads_the_filters_journalmatch(fail2ban_dir: Path) -> None:
     (fail2ban_dir / "jail.d" / "journal.local").write_text(
-        "[sshd]\nbackend = systemd\n")
+        "[sshd]\nbackend = systemd[journalpath=/run/log/journal/x, journalflags=1]\n")
     sshd = {jail.name: jail for jail in read_fail2ban(fail2ban_dir).jails}["sshd"]
-    assert sshd.config is not None and not sshd.config.enabled
-    [note] = [note for note in sshd.notes if "journal" in note.message]
+    assert sshd.config is not None and sshd.config.enabled
+    journal = sshd.config.journal
+    assert journal is not None and sshd.config.logpath == ()
+    assert journal.matches == ("_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd")
+    assert journal.directory == "/run/log/journal/x" and journal.files == ()
+    # the filter runs in journal mode (fail2ban's logtype = journal)
+    assert sshd.config.fail2ban is not None
+    assert dict(sshd.config.fail2ban.options)["logtype"] == "journal"
+    [note] = [note for note in sshd.notes if "journalflags" in note.message]
     assert (note.path, note.line) == (str(fail2ban_dir / "jail.d" / "journal.local"), 2)
-    assert "_SYSTEMD_UNIT=sshd.service" in note.message
+
+
+def test_a_journalmatch_that_is_not_a_match_is_refused(fail2ban_dir: Path) -> None:
+    (fail2ban_dir / "jail.d" / "journal.local").write_text(
+        "[sshd]\nbackend = systemd\njournalmatch = --directory=/etc\n")
+    with pytest.raises(ConfigError) as caught:
+        read_fail2ban(fail2ban_dir)
+    assert "is not FIELD=value" in str(caught.value)
+    assert caught.value.path == str(fail2ban_dir / "jail.d" / "journal.local")

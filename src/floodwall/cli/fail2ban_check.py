@@ -20,7 +20,12 @@ def print_fail2ban_report(directory: str) -> None:
         print(f"  [{jail.name}] {state}")
         if jail.filter_path:
             print(f"    filter: {jail.filter_path} ({len(jail.failregex)} failregex)")
-            print(f"    logpath: {', '.join(jail.logpath) or '-'}")
+            journal = config.journal if config is not None else None
+            if journal is not None:
+                where = journal.directory or " ".join(journal.files) or "the system journal"
+                print(f"    journal: {where}, matches: {' '.join(journal.matches) or 'all'}")
+            else:
+                print(f"    logpath: {', '.join(jail.logpath) or '-'}")
             print(f"    maxretry={jail.maxretry} findtime={format_duration(jail.findtime)} "
                   f"bantime={format_duration(jail.bantime)} (sliding window)")
         if config is not None:

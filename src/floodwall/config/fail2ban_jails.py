@@ -10,6 +10,7 @@ import glob
 import ipaddress
 import os
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from floodwall.config.model import (
     EscalationConfig,
     Fail2banFilterRef,
     JailConfig,
+    JournalConfig,
     Network,
     RecidiveConfig,
 )
@@ -229,17 +231,17 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
                     "rename the section to run it")
         return Fail2banJail(name, None, notes=tuple(reader.notes))
     options = reader.options()
-    backend = options.get("backend", "auto")
+    backend, backend_options = reader.convert("backend", options.get("backend", "auto"),
+                                              extract_options)
     filter_text = options.get("filter", "").strip()
     if not filter_text:
         reader.note("no filter: the jail finds nothing; set filter = NAME", "filter")
         return Fail2banJail(name, None, notes=tuple(reader.notes))
     filter_name, arguments = reader.convert("filter", filter_text, extract_options)
     filter_path = os.path.join(reader.directory, "filter.d", f"{filter_name}.conf")
-    filter_config = read_config(filter_path)
-    try:
-        filter_config.raw("Definition", "logtype")
-    except MissingOption:
+    # fail2ban's applyAutoOptions: the backend decides logtype unless the filter's own
+    # [Definition] (not an included [DEFAULT], like common.conf's) or its arguments do.
+    if "logtype" not in read_config(filter_path).own_options("Definition"):
         arguments.setdefault("logtype", "journal" if backend.startswith("systemd") else "file")
     definition = load_filter(filter_path, {**options, **arguments})
     maxretry = reader.convert("maxretry", options.get("maxretry", "3"), int)
@@ -250,11 +252,10 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
                     if line.strip())
     jail_actions, native, commands = _actions(reader, options)
     runs = True
+    journal = None
     if backend.startswith("systemd"):
-        reader.note(f"backend = {backend}: floodwall cannot read the journal yet (journalmatch "
-                    f"{' '.join(definition.journalmatch) or 'none'}); the jail does not run. "
-                    "Log to a file and set backend = auto with its logpath", "backend")
-        runs = False
+        journal = _journal(reader, definition.journalmatch, backend_options)
+        logpath = ()
     elif not logpath:
         reader.note("no logpath: the jail reads nothing; set logpath", "logpath")
         runs = False
@@ -274,6 +275,7 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
         escalation=_escalation(reader, options),
         fail2ban=Fail2banFilterRef(filter_path, tuple(sorted({**options, **arguments}.items())),
                                    options.get("logtimezone") or None),
+        journal=journal,
         commands=commands, firewall=bool(native), origin=reader.directory)
     try:
         JailFirewall(name, config.ports, config.protocol)
@@ -282,6 +284,34 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
     return Fail2banJail(name, config, filter_path, definition.failregex, logpath,
                         maxretry, findtime, bantime, jail_actions,
                         tuple(reader.notes))
+
+
+def _journal(reader: _JailReader, journalmatch: tuple[str, ...],
+             arguments: Mapping[str, str]) -> JournalConfig:
+    """The journal a `backend = systemd[...]` jail reads: its filter's journalmatch lines
+    (alternatives, as fail2ban joins them), journalpath / journalfiles."""
+    matches: list[str] = []
+    for line in journalmatch:
+        words = reader.convert("journalmatch", line, shlex.split)
+        for word in words:
+            if word != "+" and (word.startswith("-") or "=" not in word):
+                raise reader.error(f"journalmatch {word!r} is not FIELD=value or '+'; fix the "
+                                   f"filter's or the jail's journalmatch", "journalmatch")
+        if words:
+            matches += ["+", *words] if matches else words
+    if not matches:
+        reader.note("backend = systemd without journalmatch: every journal entry goes "
+                    "through the filter (slow; fail2ban warns too)", "backend")
+    for name in arguments:
+        if name not in ("journalpath", "journalfiles"):
+            reader.note(f"backend option {name} is not honoured (journalpath and journalfiles "
+                        f"are)", "backend")
+    directory = arguments.get("journalpath") or None
+    files = tuple(arguments.get("journalfiles", "").replace(",", " ").split())
+    for path in (directory, *files):
+        if path is not None and not os.path.isabs(path):
+            raise reader.error(f"journal path {path!r} must be absolute", "backend")
+    return JournalConfig(tuple(matches), directory, files)
 
 
 def _logpath(line: str) -> str:

@@ -117,6 +117,18 @@ class CommandActionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalConfig:
+    """Where a jail reads the systemd journal (fail2ban's `backend = systemd`)."""
+
+    matches: tuple[str, ...] = ()
+    """journalctl match arguments (`FIELD=value`, `+` between alternatives); none: all."""
+    directory: str | None = None
+    """Journal folder to read instead of the system's (`journalpath`)."""
+    files: tuple[str, ...] = ()
+    """Journal files to read instead of the system's (`journalfiles`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class JailConfig:
     """One jail: its sources, filter, counting rule, ban policy and firewall scope."""
 
@@ -162,6 +174,8 @@ class JailConfig:
     """IPv6 sources are counted and banned per prefix of this length (64: per /64)."""
     fail2ban: Fail2banFilterRef | None = None
     """The fail2ban filter the jail runs (filter = "fail2ban")."""
+    journal: JournalConfig | None = None
+    """The systemd journal the jail reads (besides its logpath, usually instead)."""
     commands: tuple[CommandActionConfig, ...] = ()
     """fail2ban actions run as commands on ban and unban, besides (or instead of) the firewall."""
     firewall: bool = True

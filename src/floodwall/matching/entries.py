@@ -33,6 +33,8 @@ class EntryParser:
 
     def parse(self, line: SourceLine, now: float) -> Entry:
         """The Entry for a line; never raises on malformed input."""
+        if line.time is not None:
+            return Entry(line, line.time)  # a journal entry: dated, no syslog header
         if self._syslog_first:
             entry = self._as_syslog(line, now) or self._as_access(line)
         else:

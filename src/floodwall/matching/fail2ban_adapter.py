@@ -39,7 +39,7 @@ class Fail2banLineFilter:
         """The failures fail2ban finds in the line, keyed by their normalised address."""
         line = entry.line
         found: list[Failure] = []
-        for failure in self.engine.feed(line.text, line.lineno):
+        for failure in self.engine.feed(line.text, line.lineno, line.time):
             key = normalise_address(failure.host) if failure.host else None
             when = failure.time if failure.time is not None else entry.time
             if key is None or when is None:

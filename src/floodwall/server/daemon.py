@@ -30,6 +30,7 @@ from floodwall.model import Ban, Change, Decision, Failure, SourceLine
 from floodwall.pipeline import Pipeline
 from floodwall.server.addons import Addon
 from floodwall.server.control import ControlServer
+from floodwall.server.journals import JournalReaders
 from floodwall.sources.watch import GlobWatcher
 from floodwall.storage.database import Database
 
@@ -82,6 +83,7 @@ class Daemon:
         self._refused: set[str] = set()
         self._purged_at = 0.0
         self.watcher: GlobWatcher | None = None
+        self.journals: JournalReaders | None = None
         self.lines_read = 0
         self.bans_made = 0
         self.bans_by_jail: Counter[str] = Counter()
@@ -189,8 +191,13 @@ class Daemon:
         self.process(self.watcher.read_available())
         self.watcher.checkpoint()
         self._follow_task = asyncio.ensure_future(self._follow(self.watcher))
+        self.journals = JournalReaders([jail.config for jail in self.pipeline.jails.values()],
+                                       self.database, self.process)
 
     async def _stop_watcher(self) -> None:
+        if self.journals is not None:
+            await self.journals.close()
+            self.journals = None
         if self._follow_task is not None:
             self._follow_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -219,6 +226,8 @@ class Daemon:
                 self.tick()
                 if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS and self.watcher:
                     self.watcher.checkpoint()
+                    if self.journals is not None:
+                        self.journals.checkpoint()
                     last_checkpoint = time.monotonic()
             except FloodwallError as problem:
                 log.error("%s", problem)

@@ -177,11 +177,12 @@ class Fail2banFilter:
         self._prefilter_probe = prefilter is None
         self._settled = False  # set by _failure: the match settled the line without a failure
 
-    def feed(self, line: str, lineno: int) -> list[FilterFailure]:
-        """Process one log line (without its newline); the failures it completes."""
+    def feed(self, line: str, lineno: int, when: float | None = None) -> list[FilterFailure]:
+        """Process one log line (without its newline); the failures it completes. In journal
+        mode the line's time is `when` (the entry's), else now."""
         self.stats.lines += 1
         if self.journal:
-            now = self._clock.now()
+            now = self._clock.now() if when is None else when
             self._last_date = now
             failures = self._find((line, line), now, lineno)
         else:

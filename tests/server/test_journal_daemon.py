@@ -1,0 +1,104 @@
+"""A fail2ban jail with `backend = systemd` in the daemon: journal entries written by a real
+journal writer, read by a real journalctl, counted and banned; a restart goes on after the
+last entry read."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from floodwall.config.loader import load_config
+from floodwall.enforcement.recording import RecordingEnforcer
+from floodwall.server.daemon import Daemon
+from tests.support import fail2ban_dir, journal
+
+REASON = journal.skip_reason() or fail2ban_dir.skip_reason()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
+
+CONFIG = """
+[floodwall]
+state_dir = "{root}/state"
+socket = "{root}/ctl/control.sock"
+backend = "dry-run"
+
+[fail2ban]
+config_dir = "{root}/fail2ban"
+"""
+
+JAIL_LOCAL = """
+[DEFAULT]
+banaction = nftables-multiport
+
+[sshd]
+enabled = true
+backend = systemd[journalpath={root}/journal]
+maxretry = 3
+findtime = 10m
+bantime = 1h
+"""
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _failures(client: str, count: int, first_pid: int, user: str = "oracle") -> list[dict[str, str]]:
+    now = time.time()
+    return [journal.sshd_entry(f"Invalid user {user} from {client} port {40000 + n}",
+                               now - count + n, pid=first_pid + n) for n in range(count)]
+
+
+def _run(root: Path, body: Callable[[Daemon, RecordingEnforcer], Awaitable[None]]) -> None:
+    async def main() -> None:
+        enforcer = RecordingEnforcer()
+        daemon = Daemon(load_config(root / "floodwall.toml"), enforcer=enforcer)
+        await daemon.start()
+        try:
+            await body(daemon, enforcer)
+        finally:
+            await daemon.shutdown()
+    asyncio.run(asyncio.wait_for(main(), timeout=90))
+
+
+def _sshd_reads(daemon: Daemon) -> int:
+    return daemon.pipeline.jails["sshd"].filter.engine.stats.lines  # type: ignore[attr-defined]
+
+
+def test_journal_failures_are_banned_and_a_restart_resumes_after_them(tmp_path: Path) -> None:
+    fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path))
+    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
+    (tmp_path / "journal").mkdir()
+    folder = tmp_path / "journal"
+
+    async def first(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        # an address written into the user name is the attacker's text, not a source
+        entries = (_failures("192.0.2.7", 3, 100, user="198.51.100.9")
+                   + _failures("192.0.2.20", 2, 200))
+        await asyncio.to_thread(journal.write_journal, folder / "a.journal", entries)
+        await _until(lambda: enforcer.elements()["sshd"] == ["192.0.2.7"], "the ban")
+        await _until(lambda: _sshd_reads(daemon) == 5, "all five entries read")
+        assert enforcer.elements()["sshd"] == ["192.0.2.7"]
+        ban = daemon.database.bans_of("192.0.2.7")[0].ban
+        assert ban.jail == "sshd" and ban.count == 3
+
+    _run(tmp_path, first)
+
+    async def second(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        # the entries of the first run are not read again: 192.0.2.20's third failure is its
+        # first in this run's window, as it is for fail2ban, which resumes where it stopped
+        await asyncio.to_thread(journal.write_journal, folder / "b.journal",
+                                _failures("192.0.2.20", 1, 300))
+        await _until(lambda: _sshd_reads(daemon) >= 1, "the new entry")
+        await asyncio.sleep(0)  # let the entry's line be processed
+        assert _sshd_reads(daemon) == 1
+        assert enforcer.elements()["sshd"] == ["192.0.2.7"]  # the ban restored, nothing else
+
+    _run(tmp_path, second)
