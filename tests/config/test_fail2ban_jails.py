@@ -55,7 +55,11 @@ logpath = {logs}/fail2ban.log
 EXTRA = {
     # jail.d/*.conf come before jail.local, jail.d/*.local after it.
     "jail.d/custom.conf": "[postfix]\nfindtime = 30m\nmaxretry = 9\n",
-    "jail.d/zz-site.local": "[sshd]\nmaxretry = 2\n[nginx-http-auth]\nfindtime = 1h\n",
+    "jail.d/zz-site.local": ("[sshd]\nmaxretry = 2\nignorecommand = /usr/bin/false <ip>\n"
+                             "[nginx-http-auth]\nfindtime = 1h\n"
+                             # a jail extends its filter's failregex, as fail2ban's docs show
+                             "failregex = %(known/failregex)s\n"
+                             "            ^floodwall test: denied <HOST>$\n"),
     "filter.d/apache-auth.local": "[Definition]\nignoreregex = ^client used wrong\n",
 }
 
@@ -108,6 +112,10 @@ def test_understood_jails_equal_what_fail2ban_client_prints(fail2ban_dir: Path) 
     assert ours["sshd"].maxretry == 2 and ours["postfix"].maxretry == 9  # section beats DEFAULT
     assert ours["postfix"].findtime == 1800 and ours["nginx-http-auth"].findtime == 3600
     assert ours["nginx-http-auth"].bantime is None
+    sshd = ours["sshd"].config
+    assert sshd is not None and [sshd.ignorecommand] == expected["sshd"]["ignorecommand"]
+    nginx = ours["nginx-http-auth"].failregex
+    assert len(nginx) > 1 and nginx[-1] == "^floodwall test: denied <HOST>$"
 
 
 def test_actions_map_to_native_firewall_or_commands(fail2ban_dir: Path) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.escalation import escalated_bantime
+from floodwall.bans.ignorecommand import IgnoreCommand
 from floodwall.config.model import JailConfig
 from floodwall.model import Ban, Decision
 
@@ -39,6 +40,8 @@ class BanPolicy:
         self.protected: dict[str, str] = {}
         """Addresses never banned, with why (this host, ssh sessions, fleet nodes)."""
         self._jail_allowlists = {name: Allowlist(j.ignoreip) for name, j in jails.items()}
+        self._ignore_commands = {name: IgnoreCommand(name, j.ignorecommand)
+                                 for name, j in jails.items() if j.ignorecommand}
 
     def protect(self, addresses: Mapping[str, str]) -> None:
         """Add addresses that must never be banned, each with the reason."""
@@ -51,6 +54,9 @@ class BanPolicy:
         if key in self.allowlist or (jail is not None and key in self._jail_allowlists.get(
                 jail, self.allowlist)):
             return Refusal(key, "it is allowlisted (ignoreip)")
+        command = self._ignore_commands.get(jail) if jail is not None else None
+        if command is not None and command.ignores(key):
+            return Refusal(key, f"the jail's ignorecommand says to ignore it ({command.text})")
         return None
 
     def ban_for(self, decision: Decision, start: float) -> Ban | None:

@@ -158,6 +158,9 @@ class _JailReader:
     locator: _Locator
     name: str
     notes: list[Note] = field(default_factory=list)
+    known: dict[str, str] = field(default_factory=dict)
+    """The jail's filter's options as `known/<name>`, for the jail's own options to refer to
+    (`failregex = %(known/failregex)s` and more lines, as in fail2ban)."""
 
     def note(self, message: str, option: str | None = None) -> None:
         path, line = self.locator.find(self.name, option)
@@ -169,7 +172,7 @@ class _JailReader:
 
     def get(self, option: str) -> str | None:
         try:
-            return self.config.get(self.name, option, {"__name__": self.name})
+            return self.config.get(self.name, option, {"__name__": self.name, **self.known})
         except MissingOption:
             return None
 
@@ -230,10 +233,11 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
         reader.note("jail names must be letters, digits, '.', '_' or '-' (and not 'manual'); "
                     "rename the section to run it")
         return Fail2banJail(name, None, notes=tuple(reader.notes))
-    options = reader.options()
-    backend, backend_options = reader.convert("backend", options.get("backend", "auto"),
+    # As fail2ban: backend and filter first, then the filter (with its arguments), whose
+    # options the jail's own may then name as %(known/...)s, then the jail's options.
+    backend, backend_options = reader.convert("backend", reader.get("backend") or "auto",
                                               extract_options)
-    filter_text = options.get("filter", "").strip()
+    filter_text = (reader.get("filter") or "").strip()
     if not filter_text:
         reader.note("no filter: the jail finds nothing; set filter = NAME", "filter")
         return Fail2banJail(name, None, notes=tuple(reader.notes))
@@ -243,6 +247,10 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
     # [Definition] (not an included [DEFAULT], like common.conf's) or its arguments do.
     if "logtype" not in read_config(filter_path).own_options("Definition"):
         arguments.setdefault("logtype", "journal" if backend.startswith("systemd") else "file")
+    reader.known = {f"known/{option}": value for option, value
+                    in load_filter(filter_path, arguments).options.items()
+                    if not option.startswith("known/")}
+    options = reader.options()
     definition = load_filter(filter_path, {**options, **arguments})
     maxretry = reader.convert("maxretry", options.get("maxretry", "3"), int)
     findtime = reader.convert("findtime", options.get("findtime", "600"), to_seconds)
@@ -270,6 +278,7 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
         maxretry=maxretry, findtime=findtime, bantime=bantime,
         enabled=runs,
         ignoreip=_ignoreip(reader, options),
+        ignorecommand=(options.get("ignorecommand") or "").strip() or None,
         ports=() if all_ports else ports,
         protocol=protocol,  # type: ignore[arg-type]
         escalation=_escalation(reader, options),
@@ -362,9 +371,9 @@ def _actions(reader: _JailReader, options: Mapping[str, str]
 
 def _unsupported(options: Mapping[str, str]) -> list[tuple[str, str]]:
     found = []
-    if (options.get("ignorecommand") or "").strip():
-        found.append(("ignorecommand", ("ignorecommand is not run: floodwall never runs a "
-                                       "command to decide whether to ignore an address")))
+    if (options.get("ignorecache") or "").strip():
+        found.append(("ignorecache", ("ignorecache is not honoured: an ignorecommand's "
+                                     "answer is kept 5 minutes per address")))
     if (options.get("usedns") or "").strip().lower() in ("yes", "raw"):
         found.append(("usedns", ("host names in log lines are not resolved: only lines with "
                                 "an IP address are counted")))

@@ -156,6 +156,8 @@ class JailConfig:
     """Lines matching one of these never count (filter = 'regex')."""
     ignoreip: tuple[Network, ...] = ()
     """Addresses and networks never counted nor banned (jail's own plus the defaults')."""
+    ignorecommand: str | None = None
+    """fail2ban's ignorecommand: run with <ip> before a ban; exit 0 means never ban it."""
     ports: tuple[str, ...] = ()
     """Ports the ban applies to; empty = all ports."""
     protocol: Literal["tcp", "udp", "all"] = "tcp"

@@ -126,6 +126,12 @@ def _fill(text: str, dynamic: Mapping[str, str], quote: Callable[[str], str]) ->
     return _TAG.sub(replace, text)
 
 
+def command_argv(text: str, tags: Mapping[str, str]) -> list[str]:
+    """The argv of a fail2ban command (operator's text) with `tags` put in, each validated
+    for its kind; RefusedValue if one is not safe."""
+    return _Template(text, {}).argv(tags)
+
+
 class _CommandAction:
     """The commands of one action of one jail."""
 

@@ -1,0 +1,67 @@
+"""fail2ban's ignorecommand: a command asked, before a ban, whether to leave an address be."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Callable
+
+from floodwall.enforcement.commands import RefusedValue, command_argv
+
+log = logging.getLogger("floodwall.bans")
+
+TIMEOUT_SECONDS = 10.0
+"""How long the command may take; past it the address is banned as if it answered 1."""
+CACHE_SECONDS = 300.0
+"""How long an answer is reused for the same address."""
+CACHE_SIZE = 10_000
+
+
+class IgnoreCommand:
+    """One jail's ignorecommand. `<ip>` (and `<fid>`) hold the address, validated; the
+    command runs without a shell unless its own text needs one (then quoted). Exit 0 means
+    ignore the address, 1 ban it, anything else is an error (logged; the address is banned,
+    as fail2ban does)."""
+
+    def __init__(self, jail: str, text: str, *, timeout: float = TIMEOUT_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.jail = jail
+        self.text = text
+        """The command as configured."""
+        self._timeout = timeout
+        self._clock = clock
+        self._answers: dict[str, tuple[bool, float]] = {}
+        self.runs = 0
+        """Times the command was run."""
+
+    def ignores(self, key: str) -> bool:
+        """Whether the command says to leave `key` be (answers reused for CACHE_SECONDS)."""
+        now = self._clock()
+        answer = self._answers.get(key)
+        if answer is not None and answer[1] > now:
+            return answer[0]
+        ignored = self._ask(key)
+        if len(self._answers) >= CACHE_SIZE:
+            self._answers.clear()
+        self._answers[key] = (ignored, now + CACHE_SECONDS)
+        return ignored
+
+    def _ask(self, key: str) -> bool:
+        try:
+            argv = command_argv(self.text, {"ip": key, "fid": key})
+        except RefusedValue as refused:
+            log.error("jail %s: ignorecommand refused for %s, not run: %s", self.jail, key,
+                      refused)
+            return False
+        self.runs += 1
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True,
+                                    timeout=self._timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as problem:
+            log.error("jail %s: ignorecommand for %s failed: %s", self.jail, key, problem)
+            return False
+        if result.returncode not in (0, 1):
+            log.error("jail %s: ignorecommand for %s exited with %d: %s", self.jail, key,
+                      result.returncode, result.stderr.strip()[-300:])
+        return result.returncode == 0
