@@ -126,3 +126,48 @@ def test_the_daemon_hands_a_bans_failures_to_command_actions(tmp_path: Path) -> 
     assert (tmp_path / "users").read_text() == "operator\n"
     assert (tmp_path / "shell-banned-192.0.2.11").exists()
     daemon.database.close()
+
+
+PROLONG_ACTION = """[Definition]
+actionban = touch <dir>/banned-<ip>
+actionprolong = touch <dir>/prolonged-<ip>-<bantime>
+[Init]
+dir = {dir}
+"""
+
+
+def test_an_extended_ban_runs_actionprolong_where_the_action_has_one(tmp_path: Path) -> None:
+    enforcer = CommandEnforcer(RecordingEnforcer(),
+                               [_jail(tmp_path, PROLONG_ACTION, firewall=False)])
+    enforcer.setup([JailFirewall("sshd")])
+    first = _ban("192.0.2.8")
+    longer = Ban("192.0.2.8", "sshd", first.start, first.start + 7200, count=6)
+    enforcer.apply([Change("add", first)], 0)
+    enforcer.apply([Change("add", longer)], 0)
+    assert (tmp_path / "banned-192.0.2.8").exists()
+    assert (tmp_path / "prolonged-192.0.2.8-7200").exists()
+    # without actionprolong an extension runs nothing (not actionban again)
+    plain = CommandEnforcer(RecordingEnforcer(), [_jail(tmp_path, ARGV_ACTION, firewall=False)])
+    plain.setup([JailFirewall("sshd")])
+    plain.apply([Change("add", _ban("192.0.2.9"))], 0)
+    (tmp_path / "banned-192.0.2.9-3").unlink()
+    plain.apply([Change("add", longer)], 0)
+    assert not list(tmp_path.glob("banned-192.0.2.9-*"))
+
+
+def test_a_reload_restarts_changed_actions_and_bans_again(tmp_path: Path) -> None:
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir(), new_dir.mkdir()
+    enforcer = CommandEnforcer(RecordingEnforcer(), [_jail(old_dir, ARGV_ACTION, firewall=True)])
+    enforcer.setup([JailFirewall("sshd", ("ssh",))])
+    enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    assert (old_dir / "started-sshd").exists() and (old_dir / "banned-192.0.2.8-3").exists()
+    # the same actions: nothing stops, nothing is banned twice
+    enforcer.reconfigure([_jail(old_dir, ARGV_ACTION, firewall=True)])
+    assert (old_dir / "started-sshd").exists()
+    # changed actions: the old ones stop, the new ones start and get the active bans
+    enforcer.reconfigure([_jail(new_dir, ARGV_ACTION, firewall=True)])
+    assert not (old_dir / "started-sshd").exists()
+    enforcer.setup([JailFirewall("sshd", ("ssh",))])
+    enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    assert (new_dir / "started-sshd").exists() and (new_dir / "banned-192.0.2.8-3").exists()

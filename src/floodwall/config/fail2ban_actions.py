@@ -19,9 +19,10 @@ ACTION_OPTIONS = ("actionstart", "actionstart_on_demand", "actionstop", "actionf
                   "actionreload", "actioncheck", "actionrepair", "actionrepair_on_unban",
                   "actionban", "actionprolong", "actionreban", "actionunban", "norestored")
 """The [Definition] options of an action file (fail2ban's ActionReader._configOpts)."""
-COMMANDS = ("actionstart", "actionstop", "actioncheck", "actionban", "actionunban")
+COMMANDS = ("actionstart", "actionstop", "actioncheck", "actionban", "actionprolong",
+            "actionunban")
 """The commands floodwall runs for a command action."""
-UNSUPPORTED_COMMANDS = ("actionflush", "actionreload", "actionrepair", "actionprolong",
+UNSUPPORTED_COMMANDS = ("actionflush", "actionreload", "actionrepair",
                         "actionreban")
 """Commands fail2ban may run that floodwall does not (reported by check-config)."""
 DYNAMIC_TAGS = frozenset({"ip", "fid", "family", "failures", "ipfailures", "ipjailfailures",

@@ -173,13 +173,33 @@ class CommandEnforcer:
     def __init__(self, inner: Enforcer, jails: Sequence[JailConfig], *,
                  evidence: Evidence | None = None) -> None:
         self.inner = inner
-        self._actions = {jail.name: [_CommandAction(jail.name, action)
-                                     for action in jail.commands]
-                         for jail in jails if jail.commands}
-        self._no_firewall = frozenset(jail.name for jail in jails if not jail.firewall)
         self._evidence = evidence
         self._started: set[str] = set()
-        self._banned: dict[str, set[str]] = {name: set() for name in self._actions}
+        self._banned: dict[str, set[str]] = {}
+        self._configs: dict[str, tuple[CommandActionConfig, ...]] = {}
+        self._actions: dict[str, list[_CommandAction]] = {}
+        self._no_firewall: frozenset[str] = frozenset()
+        self.reconfigure(jails)
+
+    def reconfigure(self, jails: Sequence[JailConfig]) -> None:
+        """Take the jails of a (re)loaded configuration. A jail whose actions changed or
+        went away runs their actionstop now; new and changed ones start at the next setup,
+        and the bans then applied reach their actionban again."""
+        configs = {jail.name: jail.commands for jail in jails if jail.commands}
+        for name in list(self._configs):
+            if configs.get(name) == self._configs[name]:
+                continue
+            if name in self._started:
+                for action in self._actions[name]:
+                    action.run("actionstop", {}, "a reload")
+                self._started.discard(name)
+            self._banned.pop(name, None)
+        self._configs = configs
+        self._actions = {name: [_CommandAction(name, action) for action in commands]
+                         for name, commands in configs.items()}
+        self._no_firewall = frozenset(jail.name for jail in jails if not jail.firewall)
+        for name in self._actions:
+            self._banned.setdefault(name, set())
 
     def setup(self, jails: Sequence[JailFirewall]) -> None:
         """Set up the native firewall, then run actionstart once per action."""
@@ -229,7 +249,7 @@ class CommandEnforcer:
             banned.discard(ban.key)
             command = "actionunban"
         elif ban.key in banned:
-            return  # extended: fail2ban's actionprolong is not run
+            command = "actionprolong"  # extended (run only where the action defines it)
         else:
             banned.add(ban.key)
             command = "actionban"
@@ -242,6 +262,8 @@ class CommandEnforcer:
             return
         what = f"{ban.key}"
         for action in self._actions[ban.jail]:
+            if command == "actionprolong" and command not in action.commands:
+                continue
             if command == "actionban" and "actioncheck" in action.commands and not action.run(
                     "actioncheck", dynamic, what):
                 action.run("actionstart", {}, "a failed actioncheck")

@@ -177,10 +177,22 @@ class Daemon:
                 jail.windows.max_keys = config.max_keys
                 jail.failures_seen = previous.failures_seen
         self.policy = self._policy(config)
+        self._reconfigure_commands(config)
         self._rebuild_firewall()
         self._start_watcher()
         log.info("configuration reloaded from %s: %d jail(s)", config.path,
                  len(self.pipeline.jails))
+
+    def _reconfigure_commands(self, config: Config) -> None:
+        """Hand the reloaded jails to the fail2ban command actions (wrapping the firewall in
+        them if the configuration now has some)."""
+        from floodwall.enforcement.commands import CommandEnforcer
+        if isinstance(self.enforcer, CommandEnforcer):
+            self.enforcer.reconfigure(config.enabled_jails())
+        elif any(jail.commands or not jail.firewall for jail in config.jails):
+            self.enforcer = CommandEnforcer(
+                self.enforcer, config.enabled_jails(),
+                evidence=lambda ban: self._failures_of.get((ban.jail, ban.key), ()))
 
     def _start_watcher(self) -> None:
         patterns = sorted({p for jail in self.pipeline.jails.values()
