@@ -29,6 +29,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -275,6 +276,25 @@ def _cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def start_daemon(namespace: Namespace, config: Path, log: Path, *, timeout: float = 60.0,
+                 interval: float = 0.1, runner: Sequence[str] = (sys.executable,)
+                 ) -> subprocess.Popen[str]:
+    """`floodwall run --config CONFIG` in the namespace, its output in `log`, once it says it
+    runs (RuntimeError from wait_until if it does not within `timeout`)."""
+    with log.open("w") as output:
+        process = namespace.popen([*runner, "-m", "floodwall", "run", "--config", str(config)],
+                                  stdout=output, stderr=output)
+    wait_until(lambda: "floodwall running" in log.read_text(), timeout,
+               f"the daemon to start (its output: {log.name})", interval=interval)
+    return process
+
+
+def stop_daemon(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, and wait for the daemon to finish."""
+    process.terminate()
+    process.wait(timeout=60)
+
+
 def _percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
@@ -317,13 +337,10 @@ def run(rate: int = 20_000, seconds: float = 20.0, vhosts: int = 300,
         config.write_text(CONFIG.format(root=root, table=TABLE, threshold=THRESHOLD))
         daemon_log = root / "daemon.log"
         socket_path = str(root / "control.sock")
-        with network(1) as (namespace,), daemon_log.open("w") as output:
+        with network(1) as (namespace,):
             runner = ([sys.executable, "-m", "cProfile", "-o", str(profile)] if profile
                       else [sys.executable])
-            process = namespace.popen([*runner, "-m", "floodwall", "run", "--config",
-                                       str(config)], stdout=output, stderr=output)
-            wait_until(lambda: "floodwall running" in daemon_log.read_text(), 60,
-                       "the daemon to start", interval=0.1)
+            process = start_daemon(namespace, config, daemon_log, runner=runner)
             preloaded = _preload(socket_path, preload) if preload else set()
             writer = Writer(logs, rate, attackers_per_second)
             sampler = LagSampler(socket_path, writer)
@@ -343,8 +360,7 @@ def run(rate: int = 20_000, seconds: float = 20.0, vhosts: int = 300,
                        "a ban record for every attacker")
             cpu = _cpu_seconds(process.pid) - cpu_before
             members = _set_members(namespace) - preloaded
-            process.terminate()
-            process.wait(timeout=60)
+            stop_daemon(process)
         bans = _ban_times(daemon_log)
         return _summary(rate, took, vhosts, preload, writer, sampler.samples, drained, bans, members, cpu)
     finally:

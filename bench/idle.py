@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.daemon import CONFIG, TABLE, THRESHOLD, _cpu_seconds
-from tests.support.netns import network, skip_reason, wait_until
+from bench.daemon import CONFIG, TABLE, THRESHOLD, _cpu_seconds, start_daemon, stop_daemon
+from tests.support.netns import network, skip_reason
 
 TARGET_CORE_SHARE = 0.01
 
@@ -57,19 +57,15 @@ def run(files: int = 1_000, seconds: float = 20.0) -> Idle:
         config = root / "floodwall.toml"
         config.write_text(CONFIG.format(root=root, table=TABLE, threshold=THRESHOLD))
         log = root / "daemon.log"
-        with network(1) as (namespace,), log.open("w") as output:
-            process = namespace.popen([sys.executable, "-m", "floodwall", "run", "--config",
-                                       str(config)], stdout=output, stderr=output)
-            wait_until(lambda: "floodwall running" in log.read_text(), 60,
-                       "the daemon to start", interval=0.1)
+        with network(1) as (namespace,):
+            process = start_daemon(namespace, config, log)
             if f"{files} file(s)" not in log.read_text():
                 raise RuntimeError(f"the daemon does not follow all {files} files: "
                                    f"{log.read_text()[-400:]}")
             before, began = _cpu_seconds(process.pid), time.monotonic()
             time.sleep(seconds)  # the measurement itself: a quiet period of known length
             cpu, took = _cpu_seconds(process.pid) - before, time.monotonic() - began
-            process.terminate()
-            process.wait(timeout=60)
+            stop_daemon(process)
         return Idle(files, round(took, 2), round(cpu, 3))
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -20,8 +20,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.daemon import CONFIG, TABLE, THRESHOLD, _preload, _set_members
-from tests.support.netns import network, skip_reason, wait_until
+from bench.daemon import (
+    CONFIG,
+    TABLE,
+    THRESHOLD,
+    _preload,
+    _set_members,
+    start_daemon,
+    stop_daemon,
+)
+from tests.support.netns import network, skip_reason
 
 TARGET_SECONDS = 2.0
 
@@ -49,27 +57,17 @@ def run(bans: int = 100_000) -> Restore:
         (root / "www" / "site.example" / "logs" / "access.log").touch()
         config = root / "floodwall.toml"
         config.write_text(CONFIG.format(root=root, table=TABLE, threshold=THRESHOLD))
-        command = [sys.executable, "-m", "floodwall", "run", "--config", str(config)]
         with network(1) as (namespace,):
-            log = root / "first.log"
-            with log.open("w") as output:
-                process = namespace.popen(command, stdout=output, stderr=output)
-                wait_until(lambda: "floodwall running" in log.read_text(), 60,
-                           "the daemon to start", interval=0.1)
-                keys = _preload(str(root / "control.sock"), bans)
-                process.terminate()
-                process.wait(timeout=60)
+            process = start_daemon(namespace, config, root / "first.log")
+            keys = _preload(str(root / "control.sock"), bans)
+            stop_daemon(process)
             namespace.run(["nft", "delete", "table", "inet", TABLE])
-            log = root / "second.log"
-            with log.open("w") as output:
-                began = time.monotonic()
-                process = namespace.popen(command, stdout=output, stderr=output)
-                wait_until(lambda: "floodwall running" in log.read_text(), 120,
-                           "the daemon to start again", interval=0.01)
-                took = time.monotonic() - began
-                in_set = len(keys & _set_members(namespace))
-                process.terminate()
-                process.wait(timeout=60)
+            began = time.monotonic()
+            process = start_daemon(namespace, config, root / "second.log", timeout=120,
+                                   interval=0.01)
+            took = time.monotonic() - began
+            in_set = len(keys & _set_members(namespace))
+            stop_daemon(process)
         return Restore(bans, round(took, 3), in_set)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -78,19 +78,28 @@ def test_single_line_filters_are_split(tmp_path: Path) -> None:
     assert not logrun.splittable(_filter(tmp_path, DOS + "maxlines = 2\n"))
 
 
+def _serial_and_parallel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, definition: str,
+                         log: Path, warmup: int
+                         ) -> tuple[tuple[Fail2banFilter, list[FilterFailure]], ...]:
+    """The log read by one process and by three (small pieces, the given warm-up): each
+    filter with its failures; both found the same."""
+    monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(logrun, "CHUNK_BYTES", 16 << 10)
+    monkeypatch.setattr(logrun, "WARMUP_BYTES", warmup)
+    runs = []
+    for workers in (1, 3):
+        engine = _filter(tmp_path, definition)
+        runs.append((engine, list(logrun.log_failures(engine, str(log), workers=workers))))
+    assert _summary(*runs[0]) == _summary(*runs[1])
+    return tuple(runs)
+
+
 @pytest.mark.parametrize("warmup", [logrun.WARMUP_BYTES, 0])
 def test_a_range_counts_only_from_the_state_the_previous_one_left(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warmup: int) -> None:
     log = tmp_path / "access.log"
     _access_log(log, 6_000)
-    monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(logrun, "CHUNK_BYTES", 16 << 10)
-    monkeypatch.setattr(logrun, "WARMUP_BYTES", warmup)
-    serial = _filter(tmp_path, DOS)
-    expected = _summary(serial, list(logrun.log_failures(serial, str(log), workers=1)))
-    parallel = _filter(tmp_path, DOS)
-    failures = list(logrun.log_failures(parallel, str(log), workers=3))
-    assert _summary(parallel, failures) == expected
+    _, (parallel, _) = _serial_and_parallel(tmp_path, monkeypatch, DOS, log, warmup)
     # Without a warm-up a worker starts knowing no earlier date: its range is read again.
     assert parallel.stats.reread_ranges == (0 if warmup else 2)
 
@@ -119,14 +128,8 @@ def test_ticket_filters_split_where_the_tickets_are_rebuilt(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warmup: int) -> None:
     log = tmp_path / "auth.log"
     _auth_log(log, 3_000)
-    monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(logrun, "CHUNK_BYTES", 16 << 10)
-    monkeypatch.setattr(logrun, "WARMUP_BYTES", warmup)
-    serial = _filter(tmp_path, SSHD_LIKE)
-    expected = list(logrun.log_failures(serial, str(log), workers=1))
-    parallel = _filter(tmp_path, SSHD_LIKE)
-    found = list(logrun.log_failures(parallel, str(log), workers=3))
-    assert _summary(parallel, found) == _summary(serial, expected)
+    (_, expected), (parallel, found) = _serial_and_parallel(tmp_path, monkeypatch, SSHD_LIKE,
+                                                            log, warmup)
     assert [(f.attempts, f.lines) for f in found] == [(f.attempts, f.lines) for f in expected]
     # a connection's first failure carries its NOFAIL line too, the later ones only their own
     assert {f.attempts for f in found} == {1, 2}
