@@ -88,6 +88,8 @@ def test_journal_failures_are_banned_and_a_restart_resumes_after_them(tmp_path: 
         assert enforcer.elements()["sshd"] == ["192.0.2.7"]
         ban = daemon.database.bans_of("192.0.2.7")[0].ban
         assert ban.jail == "sshd" and ban.count == 3
+        [sshd] = daemon.status()["jails"]
+        assert (sshd["files"], sshd["journal_entries"]) == (0, 5)
 
     _run(tmp_path, first)
 

@@ -56,7 +56,9 @@ def _status(args: argparse.Namespace) -> int:
           f"{answer['files']} files, {answer['active_bans']} active bans "
           f"({answer['bans_made']} made since start), backend {answer['backend']}")
     print_table(["jail", "files", "failures", "tracked", "bans", "rule"],
-                [[j["name"], str(j["files"]), str(j["failures"]), str(j["tracked_keys"]),
+                [[j["name"], str(j["files"]) if j.get("journal_entries") is None
+                  else f"journal ({j['journal_entries']} entries)",
+                  str(j["failures"]), str(j["tracked_keys"]),
                   str(j["active_bans"]),
                   (f"{j['maxretry']} in {format_duration(j['findtime'])} -> "
                   f"{format_duration(j['bantime'])}")] for j in answer["jails"]])

@@ -443,11 +443,15 @@ class Daemon:
         """Counters and per-jail state, plus what each addon with a status() adds."""
         active = self.ledger.active()
         files = self.watcher.files() if self.watcher else []
+        journals = {follower.jail: follower
+                    for follower in (self.journals.followers if self.journals else [])}
         jails = []
         for name, jail in self.pipeline.jails.items():
+            follower = journals.get(name)
             jails.append({
                 "name": name,
                 "files": sum(1 for f in files if jail in self.pipeline.jails_for(f)),
+                "journal_entries": follower.entries if follower else None,
                 "failures": jail.failures_seen,
                 "tracked_keys": len(jail.windows),
                 "active_bans": sum(1 for b in active if b.jail == name),
