@@ -1,0 +1,106 @@
+"""A reload with changed fail2ban command actions: the daemon stops the old ones and starts
+the new ones, which get the active bans; real commands, a real log, SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from floodwall.config.loader import load_config
+from floodwall.server.daemon import Daemon
+from tests.support import fail2ban_dir
+
+REASON = fail2ban_dir.skip_reason()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
+
+CONFIG = """
+[floodwall]
+state_dir = "{root}/state"
+socket = "{root}/ctl/control.sock"
+backend = "dry-run"
+new_files_from = "start"
+
+[fail2ban]
+config_dir = "{root}/fail2ban"
+"""
+
+JAIL_LOCAL = """
+[sshd]
+enabled = true
+logpath = {root}/auth.log
+maxretry = 2
+action = note
+"""
+
+ACTION = """[Definition]
+actionstart = touch {marks}/started
+actionstop = rm -f {marks}/started
+actionban = touch {marks}/banned-<ip>
+actionunban = rm -f {marks}/banned-<ip>
+"""
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir(), new.mkdir()
+    directory = fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path),
+                                         {"action.d/note.conf": ACTION.format(marks=old)})
+    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
+    log = tmp_path / "auth.log"
+    log.write_text("")
+
+    async def main() -> None:
+        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))  # dry-run + command actions
+        await daemon.start()
+        try:
+            assert (old / "started").exists()
+            with log.open("a") as writer:
+                for port in (1, 2):
+                    writer.write(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x "
+                                 f"from 192.0.2.7 port {port}\n")
+            await _until(lambda: (old / "banned-192.0.2.7").exists(), "the old action's ban")
+            (directory / "action.d" / "note.conf").write_text(ACTION.format(marks=new))
+            await daemon.reload()
+            assert not (old / "started").exists()  # the old action stopped
+            assert (new / "started").exists() and (new / "banned-192.0.2.7").exists()
+        finally:
+            await daemon.shutdown()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=60))
+
+
+def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    native = JAIL_LOCAL.replace("action = note", "banaction = nftables-multiport")
+    directory = fail2ban_dir.copy_config(tmp_path / "fail2ban", native.format(root=tmp_path),
+                                         {"action.d/note.conf": ACTION.format(marks=marks)})
+    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
+    (tmp_path / "auth.log").write_text(
+        "".join(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x from 192.0.2.8 "
+                f"port {port}\n" for port in (1, 2)))
+
+    async def main() -> None:
+        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
+        await daemon.start()
+        try:
+            await _until(lambda: bool(daemon.ledger.active()), "the native ban")
+            assert not (marks / "started").exists()
+            (directory / "jail.local").write_text(JAIL_LOCAL.format(root=tmp_path))
+            await daemon.reload()
+            assert (marks / "started").exists() and (marks / "banned-192.0.2.8").exists()
+        finally:
+            await daemon.shutdown()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=60))
