@@ -307,23 +307,24 @@ class Fail2banFilter:
             pre_groups = self.prefregex.groups(pre_match)
             content = pre_groups.pop("content", None)
             if content:
-                self._buffer, text = [(str(content), str(content))], None
+                content = str(content)
+                self._buffer, text = [(content, content)], content + "\n"
         failures: list[FilterFailure] = []
-        if text is None:
-            text = _buffer_text(self._buffer)
         regexes = self.failregexes
         if self._index_in:
             self._index_in -= 1
             if not self._index_in:
                 self._by_first, self._any_start = _first_char_index(regexes)
-        for index in self._by_first.get(text[:1], self._any_start):
+        leading = text[:1] if text is not None else ""
+        for index in self._by_first.get(leading, self._any_start):
             regex = regexes[index]
             if text is None:
                 text = _buffer_text(self._buffer)
             match = regex.pattern.search(text)
             if match is None:
                 continue
-            matched, unmatched = _split_lines(regex, match, original)
+            matched, unmatched = (_split_lines(regex, match, original) if self._maxlines > 1
+                                  else (original, []))
             fail = regex.groups(match)
             if self.ignoreregexes and self._ignored(text, (matched, unmatched)):
                 if not self.check_all:
@@ -384,19 +385,22 @@ class Fail2banFilter:
             fail["mlfpending"] = 1
             self._settled = True
             return None
+        nofail = fail.get("nofail")
+        if nofail and (fid is None or fid == host):
+            self._settled = True  # (below, the same, after the ticket learns its "ip")
+            return None
         prefix = fail.get("cidr")
         canonical = canonical_host(str(host), family, int(str(prefix)) if prefix else None) \
             if family else str(host)
         if fid is not None and fid != host:
             fail["ip"] = canonical
             canonical = str(fid)
-        if fail.get("nofail"):
+        if nofail:
             self._settled = True
             return None
         matches: list[Entry] = fail.get("matches") or []
-        return FilterFailure(lineno=lineno, host=canonical, time=date, attempts=len(matches),
-                             fields=_public_fields(fail), regex_index=index,
-                             lines=tuple(entry[1] for entry in matches))
+        return FilterFailure(lineno, canonical, date, len(matches), _public_fields(fail), index,
+                             tuple([entry[1] for entry in matches]))
 
     def _merge_ticket(self, mlfid: str, fail: dict[str, Any],
                       matched: list[Entry]) -> dict[str, Any]:
@@ -425,7 +429,7 @@ class Fail2banFilter:
                 cached.pop("mlfpending", None)
             if not flags & _STATE_KNOWN and not cached.get("mlfpending", 0):
                 cached.pop("matches", None)  # already reported with an earlier failure
-            cached.update((key, value) for key, value in fail.items() if value is not None)
+            cached.update({key: value for key, value in fail.items() if value is not None})
             fail = cached
             if flags & _FORGET:
                 self.tickets.discard(mlfid)
