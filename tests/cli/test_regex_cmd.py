@@ -80,6 +80,23 @@ def test_human_report_for_a_filter_name_and_a_single_line() -> None:
     assert "MON Day" in result.stdout  # the date template that was used
 
 
+def test_print_all_matched_lists_each_failures_lines(tmp_path: Path) -> None:
+    if not os.path.exists("/etc/fail2ban/filter.d/sshd.conf"):
+        pytest.skip("SKIPPED LOUDLY: Debian's fail2ban package is not installed")
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "Aug 14 11:59:58 h sshd[7]: Connection from 192.0.2.7 port 22\n"
+        "Aug 14 11:59:59 h sshd[7]: Failed password for root from 192.0.2.7 port 22 ssh2\n"
+        "Aug 14 11:59:59 h sshd[8]: Accepted publickey for deploy from 192.0.2.9 port 22\n")
+    result = _floodwall("regex", "--print-all-matched", str(log), "sshd")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.split("Matched line(s): ", 1)[1].splitlines()
+    # the failure of connection 7 carries its earlier (NOFAIL) line too; 8 logged in
+    assert listed[0] == "2" and [line.strip() for line in listed[1:]] == (
+        log.read_text().splitlines()[:2])
+    assert "Matched line(s)" not in _floodwall("regex", str(log), "sshd").stdout
+
+
 def test_missing_filter_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     result = _floodwall("regex", "some line", str(tmp_path / "filter.d" / "nope.conf"))
     assert result.returncode == 1

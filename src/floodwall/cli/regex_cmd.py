@@ -42,6 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=_workers, default=None, metavar="N",
                         help="processes for a large log of a single-line filter "
                              "(default: one per CPU; 1: this process only)")
+    parser.add_argument("--print-all-matched", action="store_true",
+                        help="after the summary, the log lines of every failure")
     parser.add_argument("--no-check-all", dest="check_all", action="store_false",
                         help="stop each line at its first matching failregex, as fail2ban's "
                              "server and floodwall's jails do (default: try every failregex, "
@@ -91,15 +93,21 @@ def _regex(args: argparse.Namespace) -> int:
     clock = ManualClock(args.now if args.now is not None else time.time())
     path = _filter_path(args.filter, args.config_dir)
     engine = Fail2banFilter(path, args.filter_options, clock=clock, check_all=args.check_all)
+    engine.keep_lines = args.print_all_matched and not args.json
     started = time.perf_counter()
     if args.json:
         write = sys.stdout.write
         for failure in _failures(engine, args.log, args.workers):
             write(json.dumps(failure.to_json(), default=str) + "\n")
         return 0
-    for _ in _failures(engine, args.log, args.workers):
-        pass
+    matched: list[str] = []
+    for failure in _failures(engine, args.log, args.workers):
+        matched.extend(failure.lines)
     _print_report(engine, path, args, time.perf_counter() - started)
+    if args.print_all_matched:
+        print(f"Matched line(s): {len(matched)}")
+        for line in matched:
+            print(f"  {line}")
     return 0
 
 

@@ -50,7 +50,7 @@ class FilterFailure:
     regex_index: int
     """Which failregex matched."""
     lines: tuple[str, ...]
-    """The log lines attached, as evidence."""
+    """The log lines attached, as evidence (empty when the filter does not keep them)."""
 
     def to_json(self) -> dict[str, Any]:
         """The object `floodwall regex --json` prints for this failure."""
@@ -141,6 +141,9 @@ class Fail2banFilter:
         definition = self.definition
         self.check_all = check_all
         """Try every failregex on each line (fail2ban-regex), not only up to the first match."""
+        self.keep_lines = True
+        """Failures carry their log lines (FilterFailure.lines); False leaves them empty
+        (faster, and workers of a parallel run send less)."""
         self.journal = (dict(options or {}).get("logtype") == "journal") if journal is None else journal
         """Journal mode: lines carry no date; the message is the whole line."""
         self._clock = clock or SystemClock()
@@ -400,7 +403,7 @@ class Fail2banFilter:
             return None
         matches: list[Entry] = fail.get("matches") or []
         return FilterFailure(lineno, canonical, date, len(matches), _public_fields(fail), index,
-                             tuple([entry[1] for entry in matches]))
+                             tuple([entry[1] for entry in matches]) if self.keep_lines else ())
 
     def _merge_ticket(self, mlfid: str, fail: dict[str, Any],
                       matched: list[Entry]) -> dict[str, Any]:
