@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import shlex
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,6 +309,9 @@ def _journal(reader: _JailReader, journalmatch: tuple[str, ...],
                                    f"filter's or the jail's journalmatch", "journalmatch")
         if words:
             matches += ["+", *words] if matches else words
+    if shutil.which("journalctl") is None:
+        reader.note("backend = systemd but journalctl is not installed (Debian package "
+                    "systemd): the jail reads nothing", "backend")
     if not matches:
         reader.note("backend = systemd without journalmatch: every journal entry goes "
                     "through the filter (slow; fail2ban warns too)", "backend")
