@@ -263,6 +263,9 @@ def run(out: Path, runs: int, access_lines: int, ssh_lines: int,
     print(f"generating {access_lines} access lines x 2 formats and a {ssh_lines}-line auth.log "
           f"under {out}", flush=True)
     files = generate(out, access_lines, ssh_lines)
+    # The kernel writes the new corpus (~600 MB) back to disk in the background; measured
+    # during that, the first cases would share the machine with its flusher threads.
+    os.sync()
     floodwall = [sys.executable, "-m", "floodwall"]
     access, auth = files["hoster"], files["auth"]
     rows = []
