@@ -4,7 +4,6 @@ the new ones, which get the active bans; real commands, a real log, SQLite."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from floodwall.config.loader import load_config
 from floodwall.server.daemon import Daemon
 from tests.support import fail2ban_dir
+from tests.support.waiting import until
 
 REASON = fail2ban_dir.skip_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
@@ -43,14 +43,6 @@ actionunban = rm -f {marks}/banned-<ip>
 """
 
 
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None:
     old, new = tmp_path / "old", tmp_path / "new"
     old.mkdir(), new.mkdir()
@@ -69,7 +61,8 @@ def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None
                 for port in (1, 2):
                     writer.write(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x "
                                  f"from 192.0.2.7 port {port}\n")
-            await _until(lambda: (old / "banned-192.0.2.7").exists(), "the old action's ban")
+            await until(lambda: (old / "banned-192.0.2.7").exists(), "the old action's ban",
+                        timeout=20.0)
             (directory / "action.d" / "note.conf").write_text(ACTION.format(marks=new))
             await daemon.reload()
             assert not (old / "started").exists()  # the old action stopped
@@ -95,7 +88,7 @@ def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -
         daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
         await daemon.start()
         try:
-            await _until(lambda: bool(daemon.ledger.active()), "the native ban")
+            await until(lambda: bool(daemon.ledger.active()), "the native ban", timeout=20.0)
             assert not (marks / "started").exists()
             (directory / "jail.local").write_text(JAIL_LOCAL.format(root=tmp_path))
             await daemon.reload()

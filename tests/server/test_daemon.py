@@ -14,6 +14,7 @@ from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import ControlError
 from floodwall.server.control import request
 from floodwall.server.daemon import Daemon
+from tests.support.waiting import until
 
 CONFIG = """
 [floodwall]
@@ -54,14 +55,6 @@ def _append(root: Path, site: str, text: str) -> None:
         log.write(text)
 
 
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _scenario(root: Path, body: Callable[[Daemon, RecordingEnforcer], Awaitable[None]],
               maxretry: int = 4) -> None:
     async def main() -> None:
@@ -79,10 +72,10 @@ def test_failures_across_vhosts_are_counted_together_and_banned(tmp_path: Path) 
     async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
         _append(tmp_path, "a.example", _line("203.0.113.7", second=1) * 2)
         _append(tmp_path, "b.example", _line("203.0.113.7", second=2))
-        await _until(lambda: daemon.lines_read == 3, "3 lines read")
+        await until(lambda: daemon.lines_read == 3, "3 lines read")
         assert enforcer.elements()["web"] == []
         _append(tmp_path, "b.example", _line("203.0.113.7", second=3))
-        await _until(lambda: enforcer.elements()["web"] == ["203.0.113.7"], "the ban")
+        await until(lambda: enforcer.elements()["web"] == ["203.0.113.7"], "the ban")
         stored = daemon.database.bans_of("203.0.113.7")[0]
         evidence = daemon.database.evidence(stored.id)
         # Counted over both vhosts; the evidence holds the failures from half the threshold on.
@@ -121,17 +114,17 @@ def test_control_socket_ban_unban_status_and_allowlist(tmp_path: Path) -> None:
 def test_reload_keeps_counts_and_bans(tmp_path: Path) -> None:
     async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
         _append(tmp_path, "a.example", _line("198.51.100.3", second=1) * 3)
-        await _until(lambda: daemon.lines_read == 3, "3 lines read")
+        await until(lambda: daemon.lines_read == 3, "3 lines read")
         await asyncio.to_thread(request, daemon.config.socket, "ban", address="198.51.100.200")
         _write(tmp_path, maxretry=5)
         await daemon.reload()
         assert daemon.pipeline.jails["web"].config.maxretry == 5
         assert enforcer.elements()["manual"] == ["198.51.100.200"]  # re-applied after setup
         _append(tmp_path, "b.example", _line("198.51.100.3", second=2))
-        await _until(lambda: daemon.lines_read == 4, "4th line")
+        await until(lambda: daemon.lines_read == 4, "4th line")
         assert enforcer.elements()["web"] == []  # 4 of 5
         _append(tmp_path, "b.example", _line("198.51.100.3", second=3))
-        await _until(lambda: enforcer.elements()["web"] == ["198.51.100.3"], "ban at 5")
+        await until(lambda: enforcer.elements()["web"] == ["198.51.100.3"], "ban at 5")
 
     _scenario(tmp_path, body, maxretry=4)
 
@@ -148,15 +141,15 @@ def test_a_bad_reload_changes_nothing(tmp_path: Path) -> None:
 def test_restart_reapplies_active_bans_and_resumes_logs(tmp_path: Path) -> None:
     async def first(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
         _append(tmp_path, "a.example", _line("203.0.113.20") * 4)
-        await _until(lambda: enforcer.elements()["web"] == ["203.0.113.20"], "the ban")
+        await until(lambda: enforcer.elements()["web"] == ["203.0.113.20"], "the ban")
         _append(tmp_path, "a.example", _line("203.0.113.21") * 2)
-        await _until(lambda: daemon.lines_read == 6, "6 lines")
+        await until(lambda: daemon.lines_read == 6, "6 lines")
 
     async def second(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
         assert enforcer.elements()["web"] == ["203.0.113.20"]
         assert daemon.lines_read == 0  # the catch-up at start re-read nothing
         _append(tmp_path, "a.example", _line("203.0.113.21") * 2)
-        await _until(lambda: daemon.lines_read == 2, "2 new lines")
+        await until(lambda: daemon.lines_read == 2, "2 new lines")
 
     _scenario(tmp_path, first)
     _scenario(tmp_path, second)

@@ -15,6 +15,7 @@ from floodwall.config.loader import load_config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.server.daemon import Daemon
 from tests.support import fail2ban_dir, journal
+from tests.support.waiting import until
 
 REASON = journal.skip_reason() or fail2ban_dir.skip_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
@@ -40,14 +41,6 @@ maxretry = 3
 findtime = 10m
 bantime = 1h
 """
-
-
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _failures(client: str, count: int, first_pid: int, user: str = "oracle") -> list[dict[str, str]]:
@@ -83,8 +76,9 @@ def test_journal_failures_are_banned_and_a_restart_resumes_after_them(tmp_path: 
         entries = (_failures("192.0.2.7", 3, 100, user="198.51.100.9")
                    + _failures("192.0.2.20", 2, 200))
         await asyncio.to_thread(journal.write_journal, folder / "a.journal", entries)
-        await _until(lambda: enforcer.elements()["sshd"] == ["192.0.2.7"], "the ban")
-        await _until(lambda: _sshd_reads(daemon) == 5, "all five entries read")
+        await until(lambda: enforcer.elements()["sshd"] == ["192.0.2.7"], "the ban",
+                    timeout=20.0)
+        await until(lambda: _sshd_reads(daemon) == 5, "all five entries read", timeout=20.0)
         assert enforcer.elements()["sshd"] == ["192.0.2.7"]
         ban = daemon.database.bans_of("192.0.2.7")[0].ban
         assert ban.jail == "sshd" and ban.count == 3
@@ -98,7 +92,7 @@ def test_journal_failures_are_banned_and_a_restart_resumes_after_them(tmp_path: 
         # first in this run's window, as it is for fail2ban, which resumes where it stopped
         await asyncio.to_thread(journal.write_journal, folder / "b.journal",
                                 _failures("192.0.2.20", 1, 300))
-        await _until(lambda: _sshd_reads(daemon) >= 1, "the new entry")
+        await until(lambda: _sshd_reads(daemon) >= 1, "the new entry", timeout=20.0)
         await asyncio.sleep(0)  # let the entry's line be processed
         assert _sshd_reads(daemon) == 1
         assert enforcer.elements()["sshd"] == ["192.0.2.7"]  # the ban restored, nothing else
