@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from floodwall.config.model import JournalConfig
 from floodwall.model import SourceLine
+from floodwall.sources import journal as journal_module
 from floodwall.sources.journal import (
     JournalFollower,
     entry_time,
@@ -121,3 +123,23 @@ def test_entries_older_than_findtime_are_not_read_on_a_first_start(tmp_path: Pat
     lines = asyncio.run(_lines(follower, 1))
     assert [line.text for line in lines] == [
         "web1 sshd[4242]: Invalid user new from 192.0.2.8 port 2"]
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
+def test_journalctl_that_ends_is_started_again_and_logged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(journal_module, "RESTART_SECONDS", (0.05,))
+    missing = JournalConfig((), files=(str(tmp_path / "none.journal"),))
+    follower = JournalFollower("sshd", missing, 600, cursor=None)
+
+    async def run_a_while() -> None:
+        async with contextlib.aclosing(follower.batches()) as batches:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(batches.__anext__(), 1.0)  # nothing ever comes
+
+    with caplog.at_level(logging.ERROR, logger="floodwall.sources"):
+        asyncio.run(run_a_while())
+    ended = [record.getMessage() for record in caplog.records if "journalctl ended" in
+             record.getMessage()]
+    assert len(ended) >= 2  # it ended, was started again, and ended again
+    assert "jail sshd" in ended[0]
