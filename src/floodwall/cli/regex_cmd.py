@@ -13,7 +13,7 @@ from typing import Any
 from floodwall.clock import ManualClock
 from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban import Fail2banFilter, FilterFailure
-from floodwall.matching.fail2ban.logrun import feed_buffers, log_failures
+from floodwall.matching.fail2ban.logrun import count_log, feed_buffers, log_failures
 
 DEFAULT_FAIL2BAN_DIR = "/etc/fail2ban"
 
@@ -101,8 +101,11 @@ def _regex(args: argparse.Namespace) -> int:
             write(json.dumps(failure.to_json(), default=str) + "\n")
         return 0
     matched: list[str] = []
-    for failure in _failures(engine, args.log, args.workers):
-        matched.extend(failure.lines)
+    if args.print_all_matched or not os.path.isfile(args.log):
+        for failure in _failures(engine, args.log, args.workers):
+            matched.extend(failure.lines)
+    else:
+        count_log(engine, args.log, args.workers)
     _print_report(engine, path, args, time.perf_counter() - started)
     if args.print_all_matched:
         print(f"Matched line(s): {len(matched)}")

@@ -176,3 +176,21 @@ def test_a_small_log_is_read_without_building_a_prefilter(
     assert found and not built
     assert list(logrun.log_failures(_filter(tmp_path, DOS), str(large), workers=1))
     assert built == [1]
+
+
+@pytest.mark.parametrize("definition", [DOS, SSHD_LIKE])
+def test_counting_only_gives_the_counters_of_a_full_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, definition: str) -> None:
+    log = tmp_path / "mixed.log"
+    if definition == DOS:
+        _access_log(log, 3_000)
+    else:
+        _auth_log(log, 1_500)
+    monkeypatch.setattr(logrun, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(logrun, "CHUNK_BYTES", 16 << 10)
+    full = _filter(tmp_path, definition)
+    failures = list(logrun.log_failures(full, str(log), workers=1))
+    counted = _filter(tmp_path, definition)
+    logrun.count_log(counted, str(log), workers=3)
+    assert _summary(counted, [])[1:] == _summary(full, failures)[1:]
+    assert counted.stats.matched == len({f.lineno for f in failures}) > 0

@@ -126,9 +126,9 @@ def _range_starts(path: str, size: int, parts: int) -> list[int]:
     return starts
 
 
-def _run_range(path: str, start: int, end: int) -> RangeResult:
+def _run_range(path: str, start: int, end: int, send: bool) -> RangeResult:
     """Worker: the inherited filter over one range after a warm-up, with counters of its
-    own."""
+    own; its failures only if `send`."""
     engine = _inherited
     assert engine is not None, "workers are forked after the filter is set"
     for _ in feed_buffers(engine, log_buffers(path, _line_start_after(path, start - WARMUP_BYTES),
@@ -141,7 +141,7 @@ def _run_range(path: str, start: int, end: int) -> RangeResult:
     warm_hits = {template.name: hits for template, hits in engine.dates.hits()}
     failures = [(failure.lineno, failure.host, failure.time, failure.attempts, failure.fields,
                  failure.regex_index, failure.lines)
-                for failure in feed_buffers(engine, log_buffers(path, start, end))]
+                for failure in feed_buffers(engine, log_buffers(path, start, end)) if send]
     return RangeResult(failures, engine.stats.lines, engine.stats,
                        {template.name: hits - warm_hits.get(template.name, 0)
                         for template, hits in engine.dates.hits()},
@@ -170,7 +170,21 @@ def _merge_stats(total: FilterStats, part: FilterStats) -> None:
 
 def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
                  ) -> Iterator[FilterFailure]:
-    """Every failure of the log file, in line order, as one sequential run finds them.
+    """Every failure of the log file, in line order, as one sequential run finds them
+    (see `_log_run`)."""
+    return _log_run(engine, path, workers, send=True)
+
+
+def count_log(engine: Fail2banFilter, path: str, workers: int | None = None) -> None:
+    """Read the whole log for the filter's counters and date hits only (a report): the
+    same run as `log_failures`, but workers send no failures back."""
+    for _ in _log_run(engine, path, workers, send=False):
+        pass
+
+
+def _log_run(engine: Fail2banFilter, path: str, workers: int | None, send: bool
+             ) -> Iterator[FilterFailure]:
+    """The failures of the log file in line order (of the workers' ranges only if `send`).
 
     A large log of a single-line filter is cut at line ends into one range per worker
     (default: one per CPU); the first range runs here, the others in forked processes, and
@@ -199,7 +213,7 @@ def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
     try:
         with ProcessPoolExecutor(len(starts) - 1,
                                  mp_context=multiprocessing.get_context("fork")) as pool:
-            others = [pool.submit(_run_range, path, start, end)
+            others = [pool.submit(_run_range, path, start, end, send)
                       for start, end in zip(starts[1:], ends[1:])]
             before = engine.stats.lines
             yield from feed_buffers(engine, log_buffers(path, starts[0], ends[0]))
