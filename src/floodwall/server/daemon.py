@@ -56,8 +56,17 @@ def make_enforcer(config: Config,
     else:
         from floodwall.enforcement.nftables import NftablesEnforcer
         enforcer = NftablesEnforcer(table=config.table)
-    if any(jail.commands or not jail.firewall for jail in config.jails):
-        from floodwall.enforcement.commands import CommandEnforcer
+    return with_command_actions(enforcer, config, evidence)
+
+
+def with_command_actions(enforcer: Enforcer, config: Config,
+                         evidence: Callable[[Ban], Sequence[Failure]] | None = None) -> Enforcer:
+    """`enforcer` with the configuration's fail2ban command actions around it: a command
+    enforcer already there takes the (reloaded) jails; one is added when some jail needs it."""
+    from floodwall.enforcement.commands import CommandEnforcer
+    if isinstance(enforcer, CommandEnforcer):
+        enforcer.reconfigure(config.enabled_jails())
+    elif any(jail.commands or not jail.firewall for jail in config.jails):
         enforcer = CommandEnforcer(enforcer, config.enabled_jails(), evidence=evidence)
     return enforcer
 
@@ -74,8 +83,7 @@ class Daemon:
         self.clock = clock or SystemClock()
         self._failures_of: dict[tuple[str, str], Sequence[Failure]] = {}
         """Failures of the bans being applied right now, for command actions' tags."""
-        self.enforcer = enforcer or make_enforcer(
-            config, lambda ban: self._failures_of.get((ban.jail, ban.key), ()))
+        self.enforcer = enforcer or make_enforcer(config, self._evidence)
         self.database = database or Database(config.database)
         self.ledger = Ledger(self.database)
         self.pipeline = Pipeline(config)
@@ -177,22 +185,11 @@ class Daemon:
                 jail.windows.max_keys = config.max_keys
                 jail.failures_seen = previous.failures_seen
         self.policy = self._policy(config)
-        self._reconfigure_commands(config)
+        self.enforcer = with_command_actions(self.enforcer, config, self._evidence)
         self._rebuild_firewall()
         self._start_watcher()
         log.info("configuration reloaded from %s: %d jail(s)", config.path,
                  len(self.pipeline.jails))
-
-    def _reconfigure_commands(self, config: Config) -> None:
-        """Hand the reloaded jails to the fail2ban command actions (wrapping the firewall in
-        them if the configuration now has some)."""
-        from floodwall.enforcement.commands import CommandEnforcer
-        if isinstance(self.enforcer, CommandEnforcer):
-            self.enforcer.reconfigure(config.enabled_jails())
-        elif any(jail.commands or not jail.firewall for jail in config.jails):
-            self.enforcer = CommandEnforcer(
-                self.enforcer, config.enabled_jails(),
-                evidence=lambda ban: self._failures_of.get((ban.jail, ban.key), ()))
 
     def _start_watcher(self) -> None:
         patterns = sorted({p for jail in self.pipeline.jails.values()
@@ -204,7 +201,7 @@ class Daemon:
         self.watcher.checkpoint()
         self._follow_task = asyncio.ensure_future(self._follow(self.watcher))
         self.journals = JournalReaders([jail.config for jail in self.pipeline.jails.values()],
-                                       self.database, self.process)
+                                       self.database, self._process_safely)
 
     async def _stop_watcher(self) -> None:
         if self.journals is not None:
@@ -222,12 +219,20 @@ class Daemon:
 
     async def _follow(self, watcher: GlobWatcher) -> None:
         async for batch in watcher.batches():
-            try:
-                self.process(batch)
-            except FloodwallError as problem:
-                log.error("%s", problem)
-            except Exception:  # never let one bad batch stop the daemon
-                log.exception("processing %d line(s) failed", len(batch))
+            self._process_safely(batch)
+
+    def _process_safely(self, batch: Sequence[SourceLine]) -> None:
+        """process(), with whatever goes wrong logged: one bad batch never stops the daemon."""
+        try:
+            self.process(batch)
+        except FloodwallError as problem:
+            log.error("%s", problem)
+        except Exception:
+            log.exception("processing %d line(s) failed", len(batch))
+
+    def _evidence(self, ban: Ban) -> Sequence[Failure]:
+        """The failures of a ban being applied right now (for command actions' tags)."""
+        return self._failures_of.get((ban.jail, ban.key), ())
 
     async def _tick_until_stopped(self) -> None:
         last_checkpoint = time.monotonic()

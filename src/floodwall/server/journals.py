@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Sequence
 
 from floodwall.config.model import JailConfig
-from floodwall.errors import FloodwallError
 from floodwall.model import SourceLine
 from floodwall.sources.journal import JournalFollower
 from floodwall.storage.database import Database
-
-log = logging.getLogger("floodwall.daemon")
 
 CURSOR_KEY = "journal-cursor:"
 """Prefix of the database meta keys holding each jail's journal cursor."""
@@ -25,6 +21,7 @@ class JournalReaders:
 
     def __init__(self, jails: Sequence[JailConfig], database: Database,
                  process: Callable[[Sequence[SourceLine]], object]) -> None:
+        """`process` takes each batch of lines and never raises."""
         self._database = database
         self._process = process
         self.followers = [
@@ -38,12 +35,7 @@ class JournalReaders:
     async def _follow(self, follower: JournalFollower) -> None:
         async with contextlib.aclosing(follower.batches()) as batches:
             async for batch in batches:
-                try:
-                    self._process(batch)
-                except FloodwallError as problem:
-                    log.error("%s", problem)
-                except Exception:  # never let one bad entry stop the daemon
-                    log.exception("jail %s: processing a journal entry failed", follower.jail)
+                self._process(batch)
 
     def checkpoint(self) -> None:
         """Save where each follower is."""
@@ -55,9 +47,7 @@ class JournalReaders:
         """Stop following (after a last checkpoint)."""
         self.checkpoint()
         for task in self._tasks:
-            task.cancel()
-        for follower in self.followers:
-            follower.close()
+            task.cancel()  # each follower ends its journalctl as it is closed
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -105,7 +105,6 @@ class JournalFollower:
         self.cursor = cursor
         """Cursor of the last entry handed out."""
         self._lineno = 0
-        self._process: asyncio.subprocess.Process | None = None
         self.entries = 0
         """Entries read since start."""
         self.bad_entries = 0
@@ -113,7 +112,7 @@ class JournalFollower:
 
     async def batches(self) -> AsyncGenerator[list[SourceLine], None]:
         """Lines as journalctl reports entries; journalctl is started again if it ends.
-        Iterate it inside `contextlib.aclosing` so that stopping early ends journalctl."""
+        Iterate it inside `contextlib.aclosing`: closing (or cancelling) ends journalctl."""
         if shutil.which(JOURNALCTL) is None:
             log.error("jail %s: journalctl is not installed (Debian package systemd); the "
                       "jail reads nothing", self.jail)
@@ -122,7 +121,7 @@ class JournalFollower:
         while True:
             command = journal_command(self._config, cursor=self.cursor,
                                       since=time.time() - self._findtime)
-            process = self._process = await asyncio.create_subprocess_exec(
+            process = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, limit=1 << 20)
             assert process.stdout is not None and process.stderr is not None
@@ -140,14 +139,13 @@ class JournalFollower:
                     if line is not None:
                         read_any = True
                         yield [line]
+                error = await process.stderr.read()  # before waiting: it could fill its pipe
                 code = await process.wait()
-                error = await process.stderr.read()
             finally:
                 if process.returncode is None:
                     with contextlib.suppress(ProcessLookupError):
                         process.kill()
                     await process.wait()
-                self._process = None
             failures = 0 if read_any else failures + 1
             wait = RESTART_SECONDS[min(failures, len(RESTART_SECONDS) - 1)]
             log.error("jail %s: journalctl ended (exit %s%s); starting it again in %.0f s",
@@ -173,9 +171,3 @@ class JournalFollower:
         if isinstance(cursor, str):
             self.cursor = cursor
         return SourceLine(self.path, self._lineno, format_entry(entry), entry_time(entry))
-
-    def close(self) -> None:
-        """Stop journalctl if it runs (closing the iterator also does, and waits for it)."""
-        if self._process is not None and self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
