@@ -16,17 +16,6 @@ from tests.support.waiting import until
 REASON = fail2ban_dir.skip_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/ctl/control.sock"
-backend = "dry-run"
-new_files_from = "start"
-
-[fail2ban]
-config_dir = "{root}/fail2ban"
-"""
-
 JAIL_LOCAL = """
 [sshd]
 enabled = true
@@ -48,7 +37,7 @@ def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None
     old.mkdir(), new.mkdir()
     directory = fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path),
                                          {"action.d/note.conf": ACTION.format(marks=old)})
-    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
+    fail2ban_dir.floodwall_toml(tmp_path)
     log = tmp_path / "auth.log"
     log.write_text("")
 
@@ -79,7 +68,7 @@ def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -
     native = JAIL_LOCAL.replace("action = note", "banaction = nftables-multiport")
     directory = fail2ban_dir.copy_config(tmp_path / "fail2ban", native.format(root=tmp_path),
                                          {"action.d/note.conf": ACTION.format(marks=marks)})
-    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
+    fail2ban_dir.floodwall_toml(tmp_path)
     (tmp_path / "auth.log").write_text(
         "".join(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x from 192.0.2.8 "
                 f"port {port}\n" for port in (1, 2)))

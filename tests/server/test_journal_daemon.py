@@ -20,16 +20,6 @@ from tests.support.waiting import until
 REASON = journal.skip_reason() or fail2ban_dir.skip_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/ctl/control.sock"
-backend = "dry-run"
-
-[fail2ban]
-config_dir = "{root}/fail2ban"
-"""
-
 JAIL_LOCAL = """
 [DEFAULT]
 banaction = nftables-multiport
@@ -67,7 +57,7 @@ def _sshd_reads(daemon: Daemon) -> int:
 
 def test_journal_failures_are_banned_and_a_restart_resumes_after_them(tmp_path: Path) -> None:
     fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path))
-    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
+    fail2ban_dir.floodwall_toml(tmp_path)
     (tmp_path / "journal").mkdir()
     folder = tmp_path / "journal"
 

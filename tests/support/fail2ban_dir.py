@@ -30,6 +30,25 @@ def copy_config(target: Path, jail_local: str, extra: dict[str, str] | None = No
     return target
 
 
+DAEMON_CONFIG = """
+[floodwall]
+state_dir = "{root}/state"
+socket = "{root}/ctl/control.sock"
+backend = "dry-run"
+new_files_from = "start"
+
+[fail2ban]
+config_dir = "{root}/fail2ban"
+"""
+
+
+def floodwall_toml(root: Path) -> Path:
+    """A dry-run floodwall.toml under `root` whose jails are those of `root`/fail2ban."""
+    path = root / "floodwall.toml"
+    path.write_text(DAEMON_CONFIG.format(root=root))
+    return path
+
+
 def client_dump(directory: Path) -> list[list[object]]:
     """The command stream `fail2ban-client -c DIR -d` prints for the directory."""
     result = subprocess.run(["fail2ban-client", "-c", str(directory), "-d"], capture_output=True,
