@@ -14,7 +14,8 @@ from floodwall.recon.pacing import Pacer
 
 
 class BackdoorPorts:
-    """TCP connect checks of a list of ports, one address per interval."""
+    """TCP connect checks of a list of ports, one address at a time, each an interval
+    after the previous one finished."""
 
     name = "ports"
 
@@ -25,8 +26,8 @@ class BackdoorPorts:
 
     async def lookup(self, address: str) -> dict[str, Any]:
         """{'open_ports': the ports that accepted a connection, ascending}."""
-        await self._pacer.wait()
-        results = await asyncio.gather(*(self._is_open(address, port) for port in self.ports))
+        async with self._pacer.turn():
+            results = await asyncio.gather(*(self._is_open(address, port) for port in self.ports))
         return {"open_ports": sorted(p for p, is_open in zip(self.ports, results) if is_open)}
 
     async def _is_open(self, address: str, port: int) -> bool:

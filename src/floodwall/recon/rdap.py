@@ -12,7 +12,8 @@ from floodwall.recon.pacing import Pacer
 
 
 class Rdap:
-    """Queries BASE/ip/ADDRESS (following redirects), at most one query per interval."""
+    """Queries BASE/ip/ADDRESS (following redirects), one query at a time, each an interval
+    after the previous answer."""
 
     name = "rdap"
 
@@ -28,10 +29,9 @@ class Rdap:
 
     async def lookup(self, address: str) -> dict[str, Any]:
         """{'network', 'country', 'abuse'} from the RDAP record of the address."""
-        await self._pacer.wait()
         url = f"{self.base_url}/ip/{address}"
         try:
-            async with asyncio.timeout(self.timeout):
+            async with self._pacer.turn(), asyncio.timeout(self.timeout):
                 response = await self._client.get(url)
         except (TimeoutError, httpx.TimeoutException):
             raise ReconError(f"RDAP {url}: no answer within {self.timeout:g}s") from None
