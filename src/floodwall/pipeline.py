@@ -11,6 +11,7 @@ from floodwall.detection.jail import Jail
 from floodwall.errors import ConfigError
 from floodwall.matching.access_filter import AccessFilter
 from floodwall.matching.accesslog import KNOWN_FORMATS, access_parser
+from floodwall.matching.deadline import LineDeadline
 from floodwall.matching.entries import Entry, EntryParser
 from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
 from floodwall.matching.filters import LineFilter
@@ -20,15 +21,15 @@ from floodwall.model import Decision, SourceLine
 from floodwall.sources.journal import journal_path
 
 
-def build_filter(config: JailConfig) -> LineFilter:
-    """The filter a jail's configuration asks for."""
+def build_filter(config: JailConfig, deadline: LineDeadline | None = None) -> LineFilter:
+    """The filter a jail's configuration asks for; `deadline` bounds fail2ban filters' lines."""
     if config.filter == "access":
         known = config.format == "auto" or config.format in KNOWN_FORMATS
         return AccessFilter(config.name, config.rule, known_format=known)
     if config.filter == "sshd":
         return SshdFilter(config.name)
     if config.filter == "fail2ban" and config.fail2ban is not None:
-        return Fail2banLineFilter(config.name, config.fail2ban)
+        return Fail2banLineFilter(config.name, config.fail2ban, deadline=deadline)
     raise ConfigError(f"jail '{config.name}': filter '{config.filter}' is not available yet")
 
 
@@ -43,8 +44,12 @@ class Pipeline:
 
     def __init__(self, config: Config, *, every_jail_reads_every_file: bool = False) -> None:
         self.config = config
+        self.deadline = LineDeadline(config.line_timeout)
+        """Bounds the time one line may take in the filters, while armed (the daemon arms it
+        around each batch)."""
         self.jails: dict[str, Jail] = {
-            j.name: Jail(j, build_filter(j), Allowlist(j.ignoreip), config.max_keys)
+            j.name: Jail(j, build_filter(j, self.deadline), Allowlist(j.ignoreip),
+                         config.max_keys)
             for j in config.enabled_jails()}
         self._all_files = every_jail_reads_every_file
         self._routes: dict[str, tuple[list[Jail], EntryParser, Prefilter]] = {}

@@ -145,21 +145,31 @@ def _replay(config: Config, paths: Sequence[str], explicit: bool,
                         chunk_bytes) for index, path in enumerate(paths)]
     banned_until: dict[tuple[str, str], float | None] = {}
     bans: list[ReplayBan] = []
-    for count, (when, _, _, entry) in enumerate(heapq.merge(*streams), start=1):
-        if count % _EXPIRE_EVERY == 0:
-            pipeline.expire(when)
-        for decision in pipeline.feed(entry):
-            held = banned_until.get((decision.jail, decision.key), float("-inf"))
-            if held is None or held > decision.time:
-                continue  # still banned: in real life these lines would not have reached us
-            ban = policy.ban_for(decision, decision.time)
-            if ban is None:
-                continue
-            banned_until[(ban.jail, ban.key)] = ban.until
-            result = ReplayBan(ban, decision)
-            bans.append(result)
-            if on_ban is not None:
-                on_ban(result)
+    with pipeline.deadline.armed():
+        for count, (when, _, _, entry) in enumerate(heapq.merge(*streams), start=1):
+            if count % _EXPIRE_EVERY == 0:
+                pipeline.expire(when)
+            bans.extend(_bans_of(pipeline.feed(entry), policy, banned_until, on_ban))
+    return bans
+
+
+def _bans_of(decisions: Sequence[Decision], policy: BanPolicy,
+             banned_until: dict[tuple[str, str], float | None],
+             on_ban: Callable[[ReplayBan], None] | None) -> list[ReplayBan]:
+    """The bans that decisions of a replay earn (none for a key still banned then)."""
+    bans: list[ReplayBan] = []
+    for decision in decisions:
+        held = banned_until.get((decision.jail, decision.key), float("-inf"))
+        if held is None or held > decision.time:
+            continue  # still banned: in real life these lines would not have reached us
+        ban = policy.ban_for(decision, decision.time)
+        if ban is None:
+            continue
+        banned_until[(ban.jail, ban.key)] = ban.until
+        result = ReplayBan(ban, decision)
+        bans.append(result)
+        if on_ban is not None:
+            on_ban(result)
     return bans
 
 

@@ -89,3 +89,13 @@ def test_key_limit_default_zero_and_bad_values() -> None:
     assert parse_config("[floodwall]\nmax_keys = 5000\n" + jail, "site.toml").max_keys == 5000
     error = _error('[floodwall]\nmax_keys = "lots"\n' + jail)
     assert error.line == 2 and "max_keys" in str(error) and "0 = no limit" in str(error)
+
+
+def test_line_timeout_default_zero_and_bad_values() -> None:
+    jail = '[jails.web]\nlogpath = ["/x"]\n'
+    assert parse_config(jail, "site.toml").line_timeout == 0.25
+    assert parse_config("[floodwall]\nline_timeout = 0\n" + jail, "s.toml").line_timeout is None
+    assert parse_config('[floodwall]\nline_timeout = "2s"\n' + jail, "s.toml").line_timeout == 2.0
+    for bad in ('"soon"', "0.001", "-1"):
+        error = _error(f"[floodwall]\nline_timeout = {bad}\n" + jail)
+        assert error.line == 2 and "line_timeout" in str(error), bad

@@ -54,3 +54,23 @@ def test_replay_bans_like_the_native_replay_honouring_ignoreip_and_the_window(
     bans = [json.loads(line) for line in result.stdout.splitlines()]
     third = dt.datetime(2024, 1, 10, 4, 2, tzinfo=dt.UTC).timestamp()
     assert bans == [{"jail": "sshd", "address": "192.0.2.7", "time": third, "failures": 3}]
+
+
+def test_a_line_that_would_take_hours_is_skipped_and_the_replay_goes_on(tmp_path: Path) -> None:
+    directory = fail2ban_dir.copy_config(
+        tmp_path / "fail2ban", fail2ban_dir.SLOW_JAIL.format(root=tmp_path),
+        {"filter.d/slow.conf": fail2ban_dir.SLOW_FILTER})
+    (tmp_path / "floodwall.toml").write_text('[floodwall]\nline_timeout = "0.1s"\n')
+    log = tmp_path / "app.log"
+    log.write_text("".join(fail2ban_dir.slow_line(second, address, evil)
+                           for second, address, evil in ((1, "192.0.2.9", True),
+                                                         (2, "192.0.2.9", False),
+                                                         (3, "192.0.2.7", False),
+                                                         (4, "192.0.2.7", False))))
+    result = subprocess.run(
+        [sys.executable, "-m", "floodwall", "replay", "--config", str(tmp_path / "floodwall.toml"),
+         "--fail2ban-config", str(directory), "--json", "--no-progress", str(log)],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["address"] for line in result.stdout.splitlines()] == ["192.0.2.7"]
+    assert f"{log} line 1 took more than 0.1s" in result.stderr

@@ -30,6 +30,28 @@ def copy_config(target: Path, jail_local: str, extra: dict[str, str] | None = No
     return target
 
 
+SLOW_FILTER = r"""[Definition]
+failregex = slow\[\d+\]: bad login from <HOST>(?: (\w+\s?)+!)?$
+"""
+"""filter.d/slow.conf: fine on honest lines; on a long run of letters without '!' (as an
+attacker may write) its failregex tries 2^n ways to fail."""
+
+SLOW_JAIL = """
+[slow]
+enabled = true
+filter = slow
+logpath = {root}/app.log
+maxretry = 2
+"""
+"""jail.local of a jail reading {root}/app.log with SLOW_FILTER."""
+
+
+def slow_line(second: int, address: str, evil: bool = False) -> str:
+    """A line of the slow jail's log; evil: one its failregex takes hours to give up on."""
+    return (f"Nov 22 04:00:{second:02d} host slow[{second}]: bad login from {address}"
+            f"{' ' + 'a' * 48 if evil else ''}\n")
+
+
 DAEMON_CONFIG = """
 [floodwall]
 state_dir = "{root}/state"

@@ -62,6 +62,10 @@ def _status(args: argparse.Namespace) -> int:
                   str(j["active_bans"]),
                   (f"{j['maxretry']} in {format_duration(j['findtime'])} -> "
                   f"{format_duration(j['bantime'])}")] for j in answer["jails"]])
+    for jail in answer["jails"]:
+        if jail.get("lines_timed_out"):
+            print(f"jail {jail['name']}: {jail['lines_timed_out']} line(s) skipped for taking "
+                  f"longer than line_timeout in its filter; the log names the slow regex")
     if "cluster" in answer:
         _print_fleet(answer["cluster"])
     return 0

@@ -34,7 +34,7 @@ from floodwall.rates import parse_rate
 
 _JAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 
-_DAEMON_KEYS = {"state_dir", "socket", "backend", "table", "new_files_from", "max_line_bytes", "max_keys",
+_DAEMON_KEYS = {"state_dir", "socket", "backend", "table", "new_files_from", "max_line_bytes", "line_timeout", "max_keys",
                 "history", "protect_ssh_sessions"}
 _POLICY_KEYS = {"maxretry", "findtime", "bantime", "ignoreip", "ports", "protocol", "action",
                 "rate", "burst",
@@ -150,6 +150,8 @@ def parse_config(text: str, path: str = "<string>", fail2ban_dir: str | None = N
                                       _choice("end", "start")),
         max_line_bytes=reader.convert("floodwall", "max_line_bytes",
                                       daemon.get("max_line_bytes", 65536), _positive_int),
+        line_timeout=reader.convert("floodwall", "line_timeout",
+                                    daemon.get("line_timeout", 0.25), _line_timeout),
         max_keys=reader.convert("floodwall", "max_keys", daemon.get("max_keys", 1_000_000),
                                 _key_limit),
         history=reader.convert("floodwall", "history", daemon.get("history", "30d"),
@@ -416,6 +418,16 @@ def _positive_duration(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds <= 0:
         raise ValueError("expected a duration above zero, such as \"10m\"")
+    return seconds
+
+
+def _line_timeout(value: Any) -> float | None:
+    """Seconds a line may take in the filters (0 = no bound, None); at least 10 ms."""
+    seconds = parse_duration(value)
+    if seconds == 0:
+        return None
+    if seconds < 0.01:
+        raise ValueError(f"expected at least 0.01 seconds (0 = no bound), got {value!r}")
     return seconds
 
 

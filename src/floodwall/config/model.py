@@ -204,6 +204,9 @@ class Config:
     """Where reading starts in a log file seen for the first time at start-up."""
     max_line_bytes: int = 65536
     """Longer lines are cut to this many bytes."""
+    line_timeout: float | None = 0.25
+    """Seconds one line may take in a jail's fail2ban filter before it is skipped and the
+    slow regex reported (a regex that backtracks without end); None: no bound."""
     max_keys: int | None = 1_000_000
     """Keys (addresses) each jail counts at most; past it the oldest keys with the fewest
     failures, all below half their threshold, are forgotten. None: no limit."""

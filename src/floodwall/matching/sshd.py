@@ -52,6 +52,7 @@ class SshdFilter:
     wants_access = False
     wants_syslog = True
     requires: Requirement = "syslog"
+    timeouts = 0  # its own regexes run in linear time: never interrupted
     necessary: Condition | None = (("Failed ", "Invalid user ", "invalid user "), ("sshd",))
 
     def __init__(self, jail: str) -> None:

@@ -278,8 +278,9 @@ class Daemon:
             # Several files in one batch (catching up): count in the order things happened.
             entries.sort(key=lambda e: -1.0 if e.time is None else e.time)
         decisions: list[Decision] = []
-        for entry in entries:
-            decisions.extend(pipeline.feed(entry))
+        with pipeline.deadline.armed():
+            for entry in entries:
+                decisions.extend(pipeline.feed(entry))
         bans = self.ban(decisions, now)
         latency = time.monotonic() - started
         for _ in bans:
@@ -458,6 +459,7 @@ class Daemon:
                 "files": sum(1 for f in files if jail in self.pipeline.jails_for(f)),
                 "journal_entries": follower.entries if follower else None,
                 "failures": jail.failures_seen,
+                "lines_timed_out": jail.filter.timeouts,
                 "tracked_keys": len(jail.windows),
                 "active_bans": sum(1 for b in active if b.jail == name),
                 "maxretry": jail.config.maxretry,

@@ -30,6 +30,12 @@ class DaemonCollector(Collector):
         for name, jail in daemon.pipeline.jails.items():
             failures.add_metric([name], jail.failures_seen)
         yield failures
+        timeouts = CounterMetricFamily(
+            "floodwall_lines_timed_out", "Lines skipped for taking longer than line_timeout "
+            "in a jail's filter.", labels=["jail"])
+        for name, jail in daemon.pipeline.jails.items():
+            timeouts.add_metric([name], jail.filter.timeouts)
+        yield timeouts
         bans = CounterMetricFamily("floodwall_bans", "Bans added or extended since start.",
                                    labels=["jail"])
         active = GaugeMetricFamily("floodwall_active_bans", "Bans in force.", labels=["jail"])

@@ -83,6 +83,11 @@ class DateTemplate:
         init=False, default=(), compare=False, repr=False)
 
     @property
+    def is_compiled(self) -> bool:
+        """Whether the regex has been compiled (some line was searched with it)."""
+        return self._compiled is not None
+
+    @property
     def compiled(self) -> re.Pattern[str]:
         """The regex, compiled on first use (as fail2ban does: most of the default templates
         never meet a line of a given log); ConfigError if it is not a valid regex."""

@@ -195,6 +195,22 @@ class Fail2banFilter:
             self.stats.matched += 1
         return failures
 
+    def abandon_line(self) -> None:
+        """The line being fed was interrupted: forget the lines held for multi-line matching,
+        so the next line does not search it again."""
+        self._buffer = []
+
+    def patterns(self) -> list[tuple[str, str, re.Pattern[str]]]:
+        """(option, the regex as written, compiled) of every regex the filter applies to a
+        line, the date templates it has used so far included."""
+        tagged = ([("prefregex", self.prefregex)] if self.prefregex is not None else []) + [
+            ("failregex", regex) for regex in self.failregexes] + [
+            ("ignoreregex", regex) for regex in self.ignoreregexes]
+        found = [(option, regex.source, regex.pattern) for option, regex in tagged]
+        found += [("datepattern", template.pattern or template.name, template.compiled)
+                  for template in self.dates.templates if template.is_compiled]
+        return found
+
     def feed_buffer(self, buffer: bytes, first_lineno: int) -> list[FilterFailure]:
         """Process whole lines at once (`buffer` ends at a line end, or at the end of the log).
 

@@ -1,0 +1,53 @@
+"""A fail2ban filter whose regex backtracks without end on a line an attacker wrote: the
+daemon skips that line after line_timeout, names the regex, and goes on banning."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from floodwall.config.loader import load_config
+from floodwall.server.daemon import Daemon
+from tests.support import fail2ban_dir
+from tests.support.waiting import until
+
+REASON = fail2ban_dir.skip_reason()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
+
+
+def test_a_catastrophic_line_is_skipped_reported_and_banning_goes_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fail2ban_dir.copy_config(tmp_path / "fail2ban", fail2ban_dir.SLOW_JAIL.format(root=tmp_path),
+                             {"filter.d/slow.conf": fail2ban_dir.SLOW_FILTER})
+    fail2ban_dir.floodwall_toml(tmp_path)  # line_timeout: the default, 0.25 s
+    log = tmp_path / "app.log"
+    log.write_text(fail2ban_dir.slow_line(1, "192.0.2.9", evil=True)
+                   + fail2ban_dir.slow_line(2, "192.0.2.9"))
+
+    async def main() -> None:
+        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
+        await daemon.start()
+        try:
+            with log.open("a") as writer:
+                writer.write(fail2ban_dir.slow_line(3, "192.0.2.7")
+                             + fail2ban_dir.slow_line(4, "192.0.2.7"))
+            await until(lambda: daemon.ledger.is_banned("slow", "192.0.2.7", daemon.clock.now()),
+                        "the ban of the honest attacker", timeout=20.0)
+            status = daemon.status()
+            jail = next(j for j in status["jails"] if j["name"] == "slow")
+            assert jail["lines_timed_out"] == 1
+            assert jail["failures"] == 3  # the interrupted line counted for nothing
+            assert not daemon.ledger.is_banned("slow", "192.0.2.9", daemon.clock.now())
+        finally:
+            await daemon.shutdown()
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(asyncio.wait_for(main(), timeout=60))
+    reports = [r.getMessage() for r in caplog.records if "took more than" in r.getMessage()]
+    assert len(reports) == 1, reports
+    assert f"{log} line 1 took more than 0.25s" in reports[0]
+    assert reports[0].endswith(r"Slow on it: failregex = slow\[\d+\]: bad login from <HOST>(?: (\w+\s?)+!)?$")
+    assert "filter.d/slow.conf" in reports[0]
