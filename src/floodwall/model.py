@@ -97,3 +97,6 @@ class Change:
     """'add' puts the ban's key in its jail's set (refreshing its timeout); 'remove' takes it out."""
     ban: Ban
     """The ban whose key and jail are meant."""
+    restored: bool = False
+    """The ban was already in force before the daemon started (applied again from the
+    ledger); fail2ban actions with `norestored` skip such bans."""

@@ -171,3 +171,153 @@ def test_a_reload_restarts_changed_actions_and_bans_again(tmp_path: Path) -> Non
     enforcer.setup([JailFirewall("sshd", ("ssh",))])
     enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
     assert (new_dir / "started-sshd").exists() and (new_dir / "banned-192.0.2.8-3").exists()
+
+
+LIFECYCLE_ACTION = """[Definition]
+actionstart = touch <dir>/started
+actionstop = rm -f <dir>/started
+actionflush = touch <dir>/flushed
+actionban = touch <dir>/banned-<ip>-<restored>
+actionunban = touch <dir>/unbanned-<ip>
+actionreload = touch <dir>/reloaded
+[Init]
+dir = {dir}
+"""
+
+
+def _jail_of(tmp_path: Path, *actions: str, name: str = "note") -> JailConfig:
+    commands = []
+    for index, text in enumerate(actions):
+        path = tmp_path / "action.d" / f"{name}{index}.conf"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        commands.append(command_action(resolve_action(str(path), {}, "sshd", {})))
+    return JailConfig(name="sshd", logpath=(), filter="fail2ban", maxretry=3, findtime=600,
+                      bantime=600, commands=tuple(commands), firewall=False)
+
+
+def test_norestored_actions_skip_the_bans_restored_at_start(tmp_path: Path) -> None:
+    plain, mail = tmp_path / "plain", tmp_path / "mail"
+    plain.mkdir(), mail.mkdir()
+    quiet = LIFECYCLE_ACTION.format(dir=mail).replace("[Init]", "norestored = 1\n[Init]")
+    enforcer = CommandEnforcer(RecordingEnforcer(), [_jail_of(
+        tmp_path, LIFECYCLE_ACTION.format(dir=plain), quiet)])
+    enforcer.setup([JailFirewall("sshd")])
+    enforcer.apply([Change("add", _ban("192.0.2.8"), restored=True),
+                    Change("add", _ban("192.0.2.9"))], 0)
+    assert (plain / "banned-192.0.2.8-1").exists() and (plain / "banned-192.0.2.9-0").exists()
+    assert not list(mail.glob("banned-192.0.2.8-*")) and (mail / "banned-192.0.2.9-0").exists()
+    enforcer.apply([Change("remove", _ban("192.0.2.8"))], 0)
+    assert (plain / "unbanned-192.0.2.8").exists()
+    assert not (mail / "unbanned-192.0.2.8").exists()  # it never banned it
+
+
+def test_stop_flushes_once_or_unbans_each_then_stops_and_a_restart_bans_again(
+        tmp_path: Path) -> None:
+    flushing, unbanning = tmp_path / "flushing", tmp_path / "unbanning"
+    flushing.mkdir(), unbanning.mkdir()
+    each = "\n".join(line for line in LIFECYCLE_ACTION.format(dir=unbanning).splitlines()
+                     if not line.startswith("actionflush"))
+    jail = _jail_of(tmp_path, LIFECYCLE_ACTION.format(dir=flushing), each)
+    inner = RecordingEnforcer()
+    enforcer = CommandEnforcer(inner, [jail])
+    enforcer.setup([JailFirewall("sshd")])
+    enforcer.apply([Change("add", _ban("192.0.2.8")), Change("add", _ban("192.0.2.9"))], 0)
+    enforcer.close()
+    assert (flushing / "flushed").exists() and not list(flushing.glob("unbanned-*"))
+    assert sorted(p.name for p in unbanning.glob("unbanned-*")) == [
+        "unbanned-192.0.2.8", "unbanned-192.0.2.9"]
+    assert not (flushing / "started").exists() and not (unbanning / "started").exists()
+    assert inner.closes == 1 and inner.teardowns == 0
+
+    again = CommandEnforcer(RecordingEnforcer(), [jail])  # the next start, from the ledger
+    again.setup([JailFirewall("sshd")])
+    again.apply([Change("add", _ban("192.0.2.8"), restored=True)], 0)
+    assert (flushing / "started").exists() and (flushing / "banned-192.0.2.8-1").exists()
+
+
+def test_a_reload_of_unchanged_actions_runs_actionreload_and_nothing_else(
+        tmp_path: Path) -> None:
+    jail = _jail_of(tmp_path, LIFECYCLE_ACTION.format(dir=tmp_path).replace(
+        "[Init]", f"actionprolong = touch {tmp_path}/prolonged\n[Init]"))
+    enforcer = CommandEnforcer(RecordingEnforcer(), [jail])
+    enforcer.setup([JailFirewall("sshd")])
+    enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    enforcer.reconfigure([jail])
+    enforcer.setup([JailFirewall("sshd")])  # the daemon rebuilds the firewall from the ledger
+    enforcer.apply([Change("add", _ban("192.0.2.8"), restored=True)], 0)
+    assert (tmp_path / "reloaded").exists()
+    assert not (tmp_path / "prolonged").exists() and not (tmp_path / "flushed").exists()
+    assert not (tmp_path / "banned-192.0.2.8-1").exists()
+
+
+# A "chain" the ban needs; actioncheck sees whether it is there.
+REPAIR_ACTION = """[Definition]
+actionstart = touch <dir>/chain
+actionstop = rm -f <dir>/chain
+actioncheck = test -e <dir>/chain
+actionban = test -e <dir>/chain && touch <dir>/banned-<ip>
+actionunban = test -e <dir>/chain && rm <dir>/banned-<ip>
+{repair}
+[Init]
+dir = {dir}
+"""
+
+
+@pytest.mark.parametrize("repair", [
+    "actionrepair = touch <dir>/chain <dir>/repaired\nactionreban = touch <dir>/rebanned-<ip>",
+    ""])
+def test_a_failed_ban_checks_repairs_bans_again_and_retries(
+        tmp_path: Path, repair: str, caplog: pytest.LogCaptureFixture) -> None:
+    enforcer = CommandEnforcer(RecordingEnforcer(), [_jail_of(
+        tmp_path, REPAIR_ACTION.format(dir=tmp_path, repair=repair))])
+    enforcer.setup([JailFirewall("sshd")])
+    enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    (tmp_path / "chain").unlink()  # someone flushed the firewall behind our back
+    (tmp_path / "banned-192.0.2.8").unlink()
+    with caplog.at_level(logging.ERROR, logger="floodwall.enforcement"):
+        enforcer.apply([Change("add", _ban("192.0.2.9"))], 0)
+    assert (tmp_path / "chain").exists() and (tmp_path / "banned-192.0.2.9").exists()
+    if repair:  # actionrepair, then actionreban for what the action held
+        assert (tmp_path / "repaired").exists() and (tmp_path / "rebanned-192.0.2.8").exists()
+    else:  # actionstop + actionstart, then actionban again for what it held
+        assert (tmp_path / "banned-192.0.2.8").exists()
+    assert any("restoring a sane environment" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failed_unban_is_not_repaired_unless_asked(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    enforcer = CommandEnforcer(RecordingEnforcer(), [_jail_of(
+        tmp_path, REPAIR_ACTION.format(dir=tmp_path, repair=""))])
+    enforcer.setup([JailFirewall("sshd")])
+    enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    (tmp_path / "chain").unlink()
+    with caplog.at_level(logging.ERROR, logger="floodwall.enforcement"):
+        enforcer.apply([Change("remove", _ban("192.0.2.8"))], 0)
+    assert not (tmp_path / "chain").exists()  # not restarted for an unban
+    assert any("actionrepair_on_unban" in r.getMessage() for r in caplog.records)
+
+
+ON_DEMAND_ACTION = """[Definition]
+actionstart_on_demand = true
+actionstart = touch <dir>/started-<family>
+actionstop = rm <dir>/started-<family>
+actionban = touch <dir>/banned-<ip>
+[Init]
+dir = {dir}
+"""
+
+
+def test_an_on_demand_action_starts_per_address_family_at_its_first_ban(
+        tmp_path: Path) -> None:
+    enforcer = CommandEnforcer(RecordingEnforcer(), [_jail_of(
+        tmp_path, ON_DEMAND_ACTION.format(dir=tmp_path))])
+    enforcer.setup([JailFirewall("sshd")])
+    assert not list(tmp_path.glob("started-*"))
+    enforcer.apply([Change("add", _ban("192.0.2.8")), Change("add", _ban("192.0.2.9"))], 0)
+    assert [p.name for p in tmp_path.glob("started-*")] == ["started-inet4"]
+    enforcer.apply([Change("add", _ban("2001:db8::8"))], 0)
+    assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-inet4",
+                                                                 "started-inet6"]
+    enforcer.close()
+    assert not list(tmp_path.glob("started-*"))

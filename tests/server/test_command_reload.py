@@ -4,6 +4,7 @@ the new ones, which get the active bans; real commands, a real log, SQLite."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,39 @@ def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -
             await daemon.shutdown()
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
+
+
+LIFECYCLE = """[Definition]
+actionstart = touch {marks}/started
+actionstop = rm -f {marks}/started
+actionflush = touch {marks}/flushed
+actionban = touch {marks}/banned-<ip>-<restored>
+actionunban = rm -f {marks}/banned-<ip>-0 {marks}/banned-<ip>-1
+"""
+
+
+def test_a_stop_lifts_command_bans_and_the_next_start_restores_them(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path),
+                             {"action.d/note.conf": LIFECYCLE.format(marks=marks)})
+    fail2ban_dir.floodwall_toml(tmp_path)
+    (tmp_path / "auth.log").write_text(
+        "".join(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x from 192.0.2.9 "
+                f"port {port}\n" for port in (1, 2)))
+
+    async def run_once(check: Callable[[], bool], what: str) -> None:
+        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
+        await daemon.start()
+        try:
+            await until(check, what, timeout=20.0)
+            assert (marks / "started").exists()
+        finally:
+            await daemon.shutdown()
+
+    asyncio.run(asyncio.wait_for(run_once(
+        lambda: (marks / "banned-192.0.2.9-0").exists(), "the ban"), timeout=60))
+    assert (marks / "flushed").exists() and not (marks / "started").exists()
+    (marks / "banned-192.0.2.9-0").unlink()  # what the flush did, for this fake action
+    asyncio.run(asyncio.wait_for(run_once(
+        lambda: (marks / "banned-192.0.2.9-1").exists(), "the restored ban"), timeout=60))

@@ -8,22 +8,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from floodwall.config.fail2ban_values import split_words
+from floodwall.config.fail2ban_values import split_words, to_bool
 from floodwall.config.model import CommandActionConfig
 from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban.confreader import MissingOption, read_config
 from floodwall.matching.fail2ban.filterdef import init_options, substitute_tags
 
+CONDITIONAL_FAMILY = re.compile(r"^\w+\?family=")
+"""An option that applies only to one address family (`name?family=inet6`)."""
 DEFINITION = "Definition"
 ACTION_OPTIONS = ("actionstart", "actionstart_on_demand", "actionstop", "actionflush",
                   "actionreload", "actioncheck", "actionrepair", "actionrepair_on_unban",
                   "actionban", "actionprolong", "actionreban", "actionunban", "norestored")
 """The [Definition] options of an action file (fail2ban's ActionReader._configOpts)."""
-COMMANDS = ("actionstart", "actionstop", "actioncheck", "actionban", "actionprolong",
-            "actionunban")
-"""The commands floodwall runs for a command action."""
-UNSUPPORTED_COMMANDS = ("actionflush", "actionreload", "actionrepair",
-                        "actionreban")
+COMMANDS = ("actionstart", "actionstop", "actionflush", "actionreload", "actioncheck",
+            "actionrepair", "actionban", "actionprolong", "actionreban", "actionunban")
+"""The commands of a command action (fail2ban's CommandAction runs the same)."""
 """Commands fail2ban may run that floodwall does not (reported by check-config)."""
 DYNAMIC_TAGS = frozenset({"ip", "fid", "family", "failures", "ipfailures", "ipjailfailures",
                           "time", "bantime", "bancount", "matches", "ipmatches",
@@ -138,4 +138,21 @@ def command_action(action: ResolvedAction) -> CommandActionConfig:
     except ValueError:
         raise ConfigError(f"timeout must be a number of seconds, not {timeout_text!r}",
                           path=action.path, key="timeout") from None
-    return CommandActionConfig(action.name, action.path, commands, tags, timeout)
+    on_demand = _flag(action, "actionstart_on_demand")
+    return CommandActionConfig(
+        action.name, action.path, commands, tags, timeout,
+        norestored=bool(_flag(action, "norestored")),
+        start_on_demand=(any(CONDITIONAL_FAMILY.search(key) for key, _ in tags)
+                         if on_demand is None else on_demand),
+        repair_on_unban=bool(_flag(action, "actionrepair_on_unban")))
+
+
+def _flag(action: ResolvedAction, key: str) -> bool | None:
+    """A boolean option of the action (None when unset); ConfigError naming it if invalid."""
+    text = action.options.get(key, "").strip()
+    if not text:
+        return None
+    try:
+        return to_bool(text)
+    except ValueError as problem:
+        raise ConfigError(f"{problem}; use true or false", path=action.path, key=key) from None

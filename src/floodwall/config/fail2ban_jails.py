@@ -21,7 +21,6 @@ from floodwall.bans.formula import compile_formula
 from floodwall.bans.recidive import RECIDIVE_JAIL
 from floodwall.bans.selfprotect import local_addresses
 from floodwall.config.fail2ban_actions import (
-    UNSUPPORTED_COMMANDS,
     NativeScope,
     ResolvedAction,
     command_action,
@@ -360,10 +359,6 @@ def _actions(reader: _JailReader, options: Mapping[str, str]
         command = command_action(action)
         commands.append(command)
         described.append((action.name, "command"))
-        skipped = [name for name in UNSUPPORTED_COMMANDS if action.options.get(name, "").strip()]
-        if skipped:
-            reader.note(f"action {action.name}: {', '.join(skipped)} are not run by floodwall",
-                        "action")
         if any(f"<{tag}>" in text for _, text in command.commands
                for tag in ("matches", "ipmatches", "ipjailmatches")):
             reader.note(f"action {action.name}: uses log lines (<matches>): the command is "

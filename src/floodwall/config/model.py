@@ -108,12 +108,19 @@ class CommandActionConfig:
     path: str
     """The action.d file it was read from."""
     commands: tuple[tuple[str, str], ...]
-    """(actionstart|actionstop|actioncheck|actionban|actionunban, command text); the
-    dynamic tags (<ip>, <failures>, <F-USER>…) are substituted at ban time."""
+    """(command name, command text) for the commands the action defines (COMMANDS in
+    fail2ban_actions); dynamic tags (<ip>, <failures>, <F-USER>…) are put in at ban time."""
     tags: tuple[tuple[str, str], ...] = ()
     """Resolved options that dynamic tags may still name (e.g. conditional `x?family=inet6`)."""
     timeout: float = 60.0
     """Seconds one command may run."""
+    norestored: bool = False
+    """Bans restored at start (already active before) are not given to this action."""
+    start_on_demand: bool = False
+    """actionstart runs before the first ban of each address family, not at the jail's
+    start (fail2ban's default for actions with family-conditional options)."""
+    repair_on_unban: bool = False
+    """A failed actionunban may repair the environment (actionrepair) like a failed ban."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,10 @@ class Enforcer(Protocol):
         """Jail name -> keys currently held for it."""
         ...
 
+    def close(self) -> None:
+        """The daemon stops: undo what must not outlive it (kernel sets keep their bans)."""
+        ...
+
     def teardown(self) -> None:
         """Remove everything the backend installed."""
         ...

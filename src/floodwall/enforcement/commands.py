@@ -1,4 +1,4 @@
-"""fail2ban command actions: actionstart/stop/check/ban/unban run with validated tags.
+"""fail2ban command actions, run through fail2ban's life cycle with validated tags.
 
 An Enforcer (not an addon) because expiry reaches only the enforcer: a ban that ends by
 itself arrives here as a "remove" change, so actionunban runs exactly when the firewall
@@ -66,7 +66,7 @@ def _validated(tag: str, value: str) -> str:
     return value
 
 
-def ban_tags(ban: Ban, failures: Sequence[Failure]) -> dict[str, str]:
+def ban_tags(ban: Ban, failures: Sequence[Failure], restored: bool = False) -> dict[str, str]:
     """The dynamic tags of a ban, unvalidated: address, counts, times, the failures' fields."""
     address = ipaddress.ip_network(ban.key, strict=False)
     key = ban.key
@@ -75,7 +75,7 @@ def ban_tags(ban: Ban, failures: Sequence[Failure]) -> dict[str, str]:
         "failures": str(ban.count), "ipfailures": str(ban.count),
         "ipjailfailures": str(ban.count), "time": str(int(ban.start)),
         "bantime": "-1" if ban.until is None else str(round(ban.until - ban.start)),
-        "bancount": str(ban.step + 1), "restored": "0",
+        "bancount": str(ban.step + 1), "restored": "1" if restored else "0",
         "fq-hostname": socket.getfqdn(), "sh-hostname": socket.gethostname(),
     }
     lines = "\n".join(failure.text for failure in failures)
@@ -133,14 +133,68 @@ def command_argv(text: str, tags: Mapping[str, str]) -> list[str]:
 
 
 class _CommandAction:
-    """The commands of one action of one jail."""
+    """The commands of one action of one jail, and what it has started and banned, run
+    through the life cycle of fail2ban's CommandAction."""
 
     def __init__(self, jail: str, config: CommandActionConfig) -> None:
         self.jail = jail
         self.name = config.name
         self.timeout = config.timeout
+        self.norestored = config.norestored
+        self.on_demand = config.start_on_demand
+        self.repair_on_unban = config.repair_on_unban
         static = dict(config.tags)
         self.commands = {name: _Template(text, static) for name, text in config.commands}
+        self.started: set[str] = set()
+        """Address families started ("" for an action not started on demand)."""
+        self.banned: dict[str, tuple[Ban, dict[str, str]]] = {}
+        """Key -> the ban as this action last got it, and its tags (unban gets the same)."""
+
+    def start(self) -> None:
+        """actionstart at the jail's start (on-demand actions wait for their first ban)."""
+        if not self.on_demand and "" not in self.started:
+            self._start("")
+
+    def ban(self, ban: Ban, tags: dict[str, str], restored: bool) -> None:
+        """actionban for a key new to this action, actionprolong for a changed end."""
+        known = self.banned.get(ban.key)
+        if known is not None:
+            if known[0].until != ban.until:
+                self.banned[ban.key] = (ban, tags)
+                if "actionprolong" in self.commands:
+                    self._process("actionprolong", tags, ban.key)
+            return
+        if restored and self.norestored:
+            return  # e.g. a mail action: the ban was reported before the restart
+        family = tags["family"] if self.on_demand else ""
+        if family not in self.started:
+            self._start(family)
+        self.banned[ban.key] = (ban, tags)
+        self._process("actionban", tags, ban.key)
+
+    def unban(self, key: str) -> None:
+        """actionunban for a key this action banned."""
+        known = self.banned.pop(key, None)
+        if known is not None:
+            self._process("actionunban", known[1], key)
+
+    def reload(self) -> None:
+        """actionreload (the configuration was read again and this action did not change)."""
+        if self.started and "actionreload" in self.commands:
+            self.run("actionreload", {}, "a reload")
+
+    def release(self, why: str) -> None:
+        """Lift every ban (one actionflush where the action has it, else actionunban for
+        each), then actionstop for every family started: fail2ban's jail stop."""
+        if self.banned and self.started and "actionflush" in self.commands and all(
+                self.run("actionflush", self._family_tags(family), why)
+                for family in sorted(self.started)):
+            self.banned.clear()
+        for key in list(self.banned):
+            self.unban(key)
+        for family in sorted(self.started):
+            self.run("actionstop", self._family_tags(family), why)
+        self.started.clear()
 
     def run(self, command: str, dynamic: Mapping[str, str], what: str) -> bool:
         """Run one command (True if it ran and succeeded); refusals and failures are logged."""
@@ -166,6 +220,57 @@ class _CommandAction:
             return False
         return True
 
+    def _start(self, family: str) -> None:
+        if self.run("actionstart", self._family_tags(family), "the jail's start"):
+            self.started.add(family)
+
+    def _family_tags(self, family: str) -> dict[str, str]:
+        return {"family": family} if family else {}
+
+    def _process(self, command: str, tags: dict[str, str], what: str) -> bool:
+        """Run a ban-time command as fail2ban does: if it fails and the action has an
+        actioncheck, check the environment, repair it when broken (actionrepair, or
+        actionstop + actionstart), then run the command once more."""
+        if self.run(command, tags, what):
+            return True
+        if "actioncheck" not in self.commands:
+            return False
+        family = tags.get("family", "") if self.on_demand else ""
+        if not self.run("actioncheck", tags, what):
+            if command == "actionunban" and not self.repair_on_unban:
+                log.error("jail %s: action %s: actioncheck failed, %s for %s impossible "
+                          "(set actionrepair_on_unban to repair first)", self.jail, self.name,
+                          command, what)
+                return False
+            if not self._repair(family, tags, what):
+                return False
+        return self.run(command, tags, what)
+
+    def _repair(self, family: str, tags: dict[str, str], what: str) -> bool:
+        """Restore a broken environment, check it again, and ban again every key it held."""
+        log.error("jail %s: action %s: actioncheck failed, restoring a sane environment",
+                  self.jail, self.name)
+        if "actionrepair" in self.commands:
+            if not self.run("actionrepair", tags, what):
+                self.started.discard(family)
+                log.critical("jail %s: action %s: unable to restore the environment",
+                             self.jail, self.name)
+                return False
+            self.started.add(family)
+        else:
+            self.run("actionstop", self._family_tags(family), what)
+            self.started.discard(family)
+            self._start(family)
+        if not self.run("actioncheck", tags, what):
+            log.critical("jail %s: action %s: unable to restore the environment", self.jail,
+                         self.name)
+            return False
+        reban = "actionreban" if "actionreban" in self.commands else "actionban"
+        for key, (_, held) in list(self.banned.items()):
+            if key != what and (not self.on_demand or held.get("family") == family):
+                self.run(reban, held, key)
+        return True
+
 
 class CommandEnforcer:
     """Runs the jails' fail2ban command actions around a native enforcer."""
@@ -174,7 +279,6 @@ class CommandEnforcer:
                  evidence: Evidence | None = None) -> None:
         self.inner = inner
         self._evidence = evidence
-        self._started: set[str] = set()
         self._banned: dict[str, set[str]] = {}
         self._configs: dict[str, tuple[CommandActionConfig, ...]] = {}
         self._actions: dict[str, list[_CommandAction]] = {}
@@ -183,33 +287,32 @@ class CommandEnforcer:
 
     def reconfigure(self, jails: Sequence[JailConfig]) -> None:
         """Take the jails of a (re)loaded configuration. A jail whose actions changed or
-        went away runs their actionstop now; new and changed ones start at the next setup,
-        and the bans then applied reach their actionban again."""
+        went away has its bans lifted and its actions stopped now; new and changed ones
+        start at the next setup, and the bans then applied reach their actionban again.
+        Unchanged actions keep running and get their actionreload."""
         configs = {jail.name: jail.commands for jail in jails if jail.commands}
-        for name in list(self._configs):
+        actions: dict[str, list[_CommandAction]] = {}
+        for name, running in self._actions.items():
             if configs.get(name) == self._configs[name]:
+                actions[name] = running
+                for action in running:
+                    action.reload()
                 continue
-            if name in self._started:
-                for action in self._actions[name]:
-                    action.run("actionstop", {}, "a reload")
-                self._started.discard(name)
+            for action in reversed(running):
+                action.release("a reload")
             self._banned.pop(name, None)
-        self._configs = configs
-        self._actions = {name: [_CommandAction(name, action) for action in commands]
-                         for name, commands in configs.items()}
-        self._no_firewall = frozenset(jail.name for jail in jails if not jail.firewall)
-        for name in self._actions:
+        for name, commands in configs.items():
+            actions.setdefault(name, [_CommandAction(name, action) for action in commands])
             self._banned.setdefault(name, set())
+        self._configs, self._actions = configs, actions
+        self._no_firewall = frozenset(jail.name for jail in jails if not jail.firewall)
 
     def setup(self, jails: Sequence[JailFirewall]) -> None:
-        """Set up the native firewall, then run actionstart once per action."""
+        """Set up the native firewall, then start the actions not yet started."""
         self.inner.setup([jail for jail in jails if jail.name not in self._no_firewall])
-        for name, actions in self._actions.items():
-            if name in self._started:
-                continue
-            self._started.add(name)
+        for actions in self._actions.values():
             for action in actions:
-                action.run("actionstart", {}, "the jail's start")
+                action.start()
 
     def apply(self, changes: Sequence[Change], now: float) -> None:
         """Native changes first; then actionban/actionunban for jails with command actions."""
@@ -232,39 +335,38 @@ class CommandEnforcer:
             found[name] = sorted(self._banned[name])
         return found
 
+    def close(self) -> None:
+        """The daemon stops: lift the command actions' bans and stop them, as fail2ban's
+        stop does (the native firewall keeps its bans); restored at the next start."""
+        self._release_all("the daemon's stop")
+        self.inner.close()
+
     def teardown(self) -> None:
-        """Run actionstop of every started action, then tear the native firewall down."""
-        for name in sorted(self._started):
-            for action in self._actions[name]:
-                action.run("actionstop", {}, "the jail's stop")
-        self._started.clear()
+        """Lift the command actions' bans and stop them, then tear the native firewall down."""
+        self._release_all("the jail's stop")
         self.inner.teardown()
+
+    def _release_all(self, why: str) -> None:
+        for name in sorted(self._actions):
+            for action in reversed(self._actions[name]):
+                action.release(why)
+            self._banned[name] = set()
 
     def _run(self, change: Change) -> None:
         ban = change.ban
         banned = self._banned[ban.jail]
+        actions = self._actions[ban.jail]
         if change.action == "remove":
-            if ban.key not in banned:
-                return
             banned.discard(ban.key)
-            command = "actionunban"
-        elif ban.key in banned:
-            command = "actionprolong"  # extended (run only where the action defines it)
-        else:
-            banned.add(ban.key)
-            command = "actionban"
+            for action in actions:
+                action.unban(ban.key)
+            return
         failures = self._evidence(ban) if self._evidence is not None else ()
         try:
-            dynamic = ban_tags(ban, failures)
+            tags = ban_tags(ban, failures, restored=change.restored)
         except ValueError:
-            log.error("jail %s: %s refused: key %r is not an address", ban.jail, command,
-                      ban.key)
+            log.error("jail %s: actionban refused: key %r is not an address", ban.jail, ban.key)
             return
-        what = f"{ban.key}"
-        for action in self._actions[ban.jail]:
-            if command == "actionprolong" and command not in action.commands:
-                continue
-            if command == "actionban" and "actioncheck" in action.commands and not action.run(
-                    "actioncheck", dynamic, what):
-                action.run("actionstart", {}, "a failed actioncheck")
-            action.run(command, dynamic, what)
+        banned.add(ban.key)
+        for action in actions:
+            action.ban(ban, tags, change.restored)

@@ -53,6 +53,9 @@ class DryRunEnforcer:
         return {jail: sorted(key for key, until in keys.items() if until is None or until > now)
                 for jail, keys in self._sets.items()}
 
+    def close(self) -> None:
+        """Nothing to do: a dry run holds nothing outside the process."""
+
     def teardown(self) -> None:
         """Forget every jail and key."""
         log.info("dry run: would delete the firewall table")

@@ -146,6 +146,9 @@ class NftablesEnforcer:
         return {jail: sorted(key for name in sets.banned() for key in by_set.get(name, []))
                 for jail, sets in self._sets.items()}
 
+    def close(self) -> None:
+        """Nothing to do: the sets keep their bans (and timeouts) while the daemon is down."""
+
     def teardown(self) -> None:
         """Delete our table (and with it every set and rule); no error if it is absent."""
         self._run(f"add table inet {self.table}\ndelete table inet {self.table}\n")

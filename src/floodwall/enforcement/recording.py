@@ -29,6 +29,8 @@ class RecordingEnforcer:
         """Each apply() call, oldest first."""
         self.teardowns = 0
         """How many times teardown() was called."""
+        self.closes = 0
+        """How many times close() was called."""
         self._keys: dict[str, set[str]] = {}
 
     @property
@@ -54,6 +56,10 @@ class RecordingEnforcer:
     def elements(self) -> dict[str, list[str]]:
         """Jail name -> keys added and not removed since the last setup."""
         return {jail: sorted(keys) for jail, keys in self._keys.items()}
+
+    def close(self) -> None:
+        """Count the call; the keys stay (as a kernel's sets do)."""
+        self.closes += 1
 
     def teardown(self) -> None:
         """Count the call and forget the keys."""

@@ -153,9 +153,14 @@ class Daemon:
         self._stop.set()
 
     async def shutdown(self) -> None:
-        """Flush state; the firewall stays as it is (bans keep their kernel timeouts)."""
+        """Flush state; the kernel's sets stay as they are (bans keep their timeouts), fail2ban
+        command actions are stopped as fail2ban stops them."""
         await self._stop_watcher()
         await self._control.close()
+        try:
+            self.enforcer.close()
+        except EnforcementError as problem:
+            log.error("firewall: %s", problem)
         for addon in reversed(self.addons):
             if hasattr(addon, "on_stop"):
                 try:
@@ -402,7 +407,7 @@ class Daemon:
         self._firewall_jails = frozenset(jails)
         try:
             self.enforcer.setup(list(jails.values()))
-            self.enforcer.apply([Change("add", ban) for ban in active], now)
+            self.enforcer.apply([Change("add", ban, restored=True) for ban in active], now)
             self._resync = False
         except EnforcementError as problem:
             self._resync = True
