@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from floodwall.addresses import Allowlist
-from floodwall.bans.ignorecommand import CACHE_SECONDS, IgnoreCommand
+from floodwall.bans.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.bans.policy import BanPolicy
 from floodwall.config.model import JailConfig
 from floodwall.model import Decision
@@ -42,7 +42,7 @@ def test_answers_expire_and_errors_ban(tmp_path: Path) -> None:
     command = IgnoreCommand("sshd", f"{script} <ip>", clock=lambda: now[0])
     assert not command.ignores("192.0.2.9")  # an error is no reason to let it in
     assert not command.ignores("192.0.2.9") and command.runs == 1
-    now[0] += CACHE_SECONDS + 1
+    now[0] += DEFAULT_CACHE[1] + 1
     assert not command.ignores("192.0.2.9") and command.runs == 2
 
 
@@ -58,3 +58,20 @@ def test_a_key_that_is_not_an_address_never_reaches_the_command(tmp_path: Path) 
     command = IgnoreCommand("sshd", f"touch {marker} <ip>")
     assert not command.ignores("$(touch x)")
     assert not marker.exists() and command.runs == 0
+
+
+def test_ignorecache_sets_how_many_answers_are_kept_and_for_how_long(tmp_path: Path) -> None:
+    now = [0.0]
+    script = _script(tmp_path, "exit 1\n")
+    command = IgnoreCommand("sshd", f"{script} <ip>", cache=(2, 60.0), clock=lambda: now[0])
+    for address in ("192.0.2.1", "192.0.2.2", "192.0.2.1"):
+        command.ignores(address)
+    assert command.runs == 2  # the second ask for .1 came from the cache
+    command.ignores("192.0.2.3")  # full: the oldest answer (.1) goes
+    command.ignores("192.0.2.2")
+    assert command.runs == 3
+    command.ignores("192.0.2.1")
+    assert command.runs == 4
+    now[0] += 61  # max-time passed: asked again
+    command.ignores("192.0.2.1")
+    assert command.runs == 5

@@ -56,6 +56,7 @@ EXTRA = {
     # jail.d/*.conf come before jail.local, jail.d/*.local after it.
     "jail.d/custom.conf": "[postfix]\nfindtime = 30m\nmaxretry = 9\n",
     "jail.d/zz-site.local": ("[sshd]\nmaxretry = 2\nignorecommand = /usr/bin/false <ip>\n"
+                             'ignorecache = key="<ip>", max-count=50, max-time=2m\n'
                              "[nginx-http-auth]\nfindtime = 1h\n"
                              # a jail extends its filter's failregex, as fail2ban's docs show
                              "failregex = %(known/failregex)s\n"
@@ -114,6 +115,8 @@ def test_understood_jails_equal_what_fail2ban_client_prints(fail2ban_dir: Path) 
     assert ours["nginx-http-auth"].bantime is None
     sshd = ours["sshd"].config
     assert sshd is not None and [sshd.ignorecommand] == expected["sshd"]["ignorecommand"]
+    assert expected["sshd"]["ignorecache"] == ['key="<ip>", max-count=50, max-time=2m']
+    assert sshd.ignorecache == (50, 120.0)
     nginx = ours["nginx-http-auth"].failregex
     assert len(nginx) > 1 and nginx[-1] == "^floodwall test: denied <HOST>$"
 
@@ -127,6 +130,7 @@ def test_actions_map_to_native_firewall_or_commands(fail2ban_dir: Path) -> None:
     postfix = jails["postfix"].config
     assert postfix is not None and postfix.ports == ("smtp", "465", "submission")
     assert [command.name for command in postfix.commands] == ["sendmail-whois"]
+    assert postfix.commands[0].norestored  # Debian's sendmail-common.conf: no mail per restart
     assert dict(jails["postfix"].actions)["sendmail-whois"] == "command"
     # postfix[mode=aggressive] reached the filter: its prefregex has the ddos branch.
     assert postfix.fail2ban is not None and ("mode", "aggressive") in postfix.fail2ban.options
@@ -187,3 +191,11 @@ def test_a_journalmatch_that_is_not_a_match_is_refused(fail2ban_dir: Path) -> No
         read_fail2ban(fail2ban_dir)
     assert "is not FIELD=value" in str(caught.value)
     assert caught.value.path == str(fail2ban_dir / "jail.d" / "journal.local")
+
+
+def test_an_ignorecache_without_a_key_is_a_located_error(fail2ban_dir: Path) -> None:
+    (fail2ban_dir / "jail.d" / "zzz-cache.local").write_text("[sshd]\nignorecache = max-count=5\n")
+    with pytest.raises(ConfigError) as caught:
+        read_fail2ban(fail2ban_dir)
+    assert caught.value.key == "ignorecache" and 'key="<ip>"' in str(caught.value)
+    assert str(caught.value.path).endswith("jail.d/zzz-cache.local") and caught.value.line == 2

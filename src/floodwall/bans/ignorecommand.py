@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from floodwall.enforcement.commands import RefusedValue, command_argv
@@ -13,9 +14,9 @@ log = logging.getLogger("floodwall.bans")
 
 TIMEOUT_SECONDS = 10.0
 """How long the command may take; past it the address is banned as if it answered 1."""
-CACHE_SECONDS = 300.0
-"""How long an answer is reused for the same address."""
-CACHE_SIZE = 10_000
+DEFAULT_CACHE = (10_000, 300.0)
+"""(answers kept, seconds each) without fail2ban's ignorecache: an answer is reused for the
+same address for 5 minutes."""
 
 
 class IgnoreCommand:
@@ -25,26 +26,31 @@ class IgnoreCommand:
     as fail2ban does)."""
 
     def __init__(self, jail: str, text: str, *, timeout: float = TIMEOUT_SECONDS,
+                 cache: tuple[int, float] = DEFAULT_CACHE,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.jail = jail
         self.text = text
         """The command as configured."""
         self._timeout = timeout
         self._clock = clock
-        self._answers: dict[str, tuple[bool, float]] = {}
+        self._max_answers, self._answer_seconds = cache
+        self._answers: OrderedDict[str, tuple[bool, float]] = OrderedDict()
         self.runs = 0
         """Times the command was run."""
 
     def ignores(self, key: str) -> bool:
-        """Whether the command says to leave `key` be (answers reused for CACHE_SECONDS)."""
+        """Whether the command says to leave `key` be (an answer is reused until it expires;
+        when the cache is full the oldest answers go first, as in fail2ban's cache)."""
         now = self._clock()
-        answer = self._answers.get(key)
+        answers = self._answers
+        answer = answers.get(key)
         if answer is not None and answer[1] > now:
             return answer[0]
+        answers.pop(key, None)
         ignored = self._ask(key)
-        if len(self._answers) >= CACHE_SIZE:
-            self._answers.clear()
-        self._answers[key] = (ignored, now + CACHE_SECONDS)
+        while len(answers) >= self._max_answers:
+            answers.popitem(last=False)
+        answers[key] = (ignored, now + self._answer_seconds)
         return ignored
 
     def _ask(self, key: str) -> bool:

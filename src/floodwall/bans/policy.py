@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.escalation import escalated_bantime
-from floodwall.bans.ignorecommand import IgnoreCommand
+from floodwall.bans.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.config.model import JailConfig
 from floodwall.model import Ban, Decision
 
@@ -40,8 +40,9 @@ class BanPolicy:
         self.protected: dict[str, str] = {}
         """Addresses never banned, with why (this host, ssh sessions, fleet nodes)."""
         self._jail_allowlists = {name: Allowlist(j.ignoreip) for name, j in jails.items()}
-        self._ignore_commands = {name: IgnoreCommand(name, j.ignorecommand)
-                                 for name, j in jails.items() if j.ignorecommand}
+        self._ignore_commands = {
+            name: IgnoreCommand(name, j.ignorecommand, cache=j.ignorecache or DEFAULT_CACHE)
+            for name, j in jails.items() if j.ignorecommand}
 
     def protect(self, addresses: Mapping[str, str]) -> None:
         """Add addresses that must never be banned, each with the reason."""

@@ -279,6 +279,7 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
         enabled=runs,
         ignoreip=_ignoreip(reader, options),
         ignorecommand=(options.get("ignorecommand") or "").strip() or None,
+        ignorecache=_ignorecache(reader, options),
         ports=() if all_ports else ports,
         protocol=protocol,  # type: ignore[arg-type]
         escalation=_escalation(reader, options),
@@ -368,11 +369,29 @@ def _actions(reader: _JailReader, options: Mapping[str, str]
     return tuple(described), native, tuple(commands)
 
 
+def _ignorecache(reader: _JailReader, options: Mapping[str, str]) -> tuple[int, float] | None:
+    """(max-count, max-time) of `ignorecache = key="<ip>", max-count=100, max-time=5m`."""
+    text = (options.get("ignorecache") or "").strip()
+    if not text:
+        return None
+    _, cache = reader.convert("ignorecache", f"cache[{text}]", extract_options)
+    key = cache.get("key", "")
+    if not key:
+        raise reader.error('ignorecache needs a key, e.g. key="<ip>", max-count=100, '
+                           'max-time=5m', "ignorecache")
+    if re.sub(r"<(?:ip|fid)>", "", key).strip():
+        reader.note(f"ignorecache key {key!r}: answers are kept per address (<ip>)",
+                    "ignorecache")
+    max_count = reader.convert("ignorecache", cache.get("max-count", "100"), int)
+    max_time = reader.convert("ignorecache", cache.get("max-time", "300"), to_seconds)
+    if max_count < 1 or max_time <= 0:
+        raise reader.error("ignorecache max-count and max-time must be above zero",
+                           "ignorecache")
+    return max_count, max_time
+
+
 def _unsupported(options: Mapping[str, str]) -> list[tuple[str, str]]:
     found = []
-    if (options.get("ignorecache") or "").strip():
-        found.append(("ignorecache", ("ignorecache is not honoured: an ignorecommand's "
-                                     "answer is kept 5 minutes per address")))
     if (options.get("usedns") or "").strip().lower() in ("yes", "raw"):
         found.append(("usedns", ("host names in log lines are not resolved: only lines with "
                                 "an IP address are counted")))

@@ -165,6 +165,9 @@ class JailConfig:
     """Addresses and networks never counted nor banned (jail's own plus the defaults')."""
     ignorecommand: str | None = None
     """fail2ban's ignorecommand: run with <ip> before a ban; exit 0 means never ban it."""
+    ignorecache: tuple[int, float] | None = None
+    """fail2ban's ignorecache: (max-count, max-time) of the ignorecommand's answers kept
+    per address; None: floodwall's default (10,000 answers, 5 minutes each)."""
     ports: tuple[str, ...] = ()
     """Ports the ban applies to; empty = all ports."""
     protocol: Literal["tcp", "udp", "all"] = "tcp"
