@@ -149,7 +149,9 @@ def _replay(config: Config, paths: Sequence[str], explicit: bool,
         for count, (when, _, _, entry) in enumerate(heapq.merge(*streams), start=1):
             if count % _EXPIRE_EVERY == 0:
                 pipeline.expire(when)
-            bans.extend(_bans_of(pipeline.feed(entry), policy, banned_until, on_ban))
+            decisions = pipeline.feed(entry)
+            if decisions:
+                bans.extend(_bans_of(decisions, policy, banned_until, on_ban))
     return bans
 
 

@@ -37,7 +37,8 @@ def test_check_config_shows_native_command_and_what_cannot_be_honoured(tmp_path:
     out = result.stdout
     local = directory / "jail.local"
     assert "  [sshd] runs" in out
-    assert "journal: the system journal, matches: _SYSTEMD_UNIT=sshd.service + _COMM=sshd" in out
+    assert ("journal: the journal (system only), matches: _SYSTEMD_UNIT=sshd.service + _COMM=sshd"
+            in out)
     assert "  [nginx-http-auth] runs" in out
     assert "action nftables-allports: native: floodwall's nftables sets, all ports (tcp)" in out
     assert "action sendmail-whois: command" in out

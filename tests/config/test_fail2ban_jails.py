@@ -170,7 +170,7 @@ def test_missing_config_dir_is_a_located_error(tmp_path: Path) -> None:
 
 def test_journal_backend_reads_the_filters_journalmatch(fail2ban_dir: Path) -> None:
     (fail2ban_dir / "jail.d" / "journal.local").write_text(
-        "[sshd]\nbackend = systemd[journalpath=/run/log/journal/x, journalflags=1]\n")
+        "[sshd]\nbackend = systemd[journalpath=/run/log/journal/x, journalflags=6]\n")
     sshd = {jail.name: jail for jail in read_fail2ban(fail2ban_dir).jails}["sshd"]
     assert sshd.config is not None and sshd.config.enabled
     journal = sshd.config.journal
@@ -180,8 +180,30 @@ def test_journal_backend_reads_the_filters_journalmatch(fail2ban_dir: Path) -> N
     # the filter runs in journal mode (fail2ban's logtype = journal)
     assert sshd.config.fail2ban is not None
     assert dict(sshd.config.fail2ban.options)["logtype"] == "journal"
-    [note] = [note for note in sshd.notes if "journalflags" in note.message]
+    assert journal.system and not journal.user  # 6 = runtime only (noted) + system
+    [note] = [note for note in sshd.notes if "RUNTIME_ONLY" in note.message]
     assert (note.path, note.line) == (str(fail2ban_dir / "jail.d" / "journal.local"), 2)
+
+
+@pytest.mark.parametrize(("backend", "system", "user"), [
+    ("systemd", True, False),  # fail2ban's default: the system journal only
+    ("systemd[journalpath=/j]", False, False),  # a path: every journal file in it
+    ("systemd[journalflags=12, namespace=web]", True, True)])
+def test_journal_flags_choose_the_journals(fail2ban_dir: Path, backend: str, system: bool,
+                                           user: bool) -> None:
+    (fail2ban_dir / "jail.d" / "journal.local").write_text(f"[sshd]\nbackend = {backend}\n")
+    sshd = {jail.name: jail for jail in read_fail2ban(fail2ban_dir).jails}["sshd"]
+    assert sshd.config is not None and sshd.config.journal is not None
+    assert (sshd.config.journal.system, sshd.config.journal.user) == (system, user)
+    assert sshd.config.journal.namespace == ("web" if "namespace" in backend else None)
+
+
+def test_bad_journalflags_are_a_located_error(fail2ban_dir: Path) -> None:
+    (fail2ban_dir / "jail.d" / "journal.local").write_text(
+        "[sshd]\nbackend = systemd[journalflags=32]\n")
+    with pytest.raises(ConfigError) as caught:
+        read_fail2ban(fail2ban_dir)
+    assert "4 (system)" in str(caught.value) and caught.value.line == 2
 
 
 def test_a_journalmatch_that_is_not_a_match_is_refused(fail2ban_dir: Path) -> None:

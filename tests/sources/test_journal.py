@@ -53,6 +53,10 @@ def test_journalctl_arguments_resume_after_the_cursor_or_read_back_findtime() ->
     resumed = journal_command(config, cursor="s=abc;i=1", since=0)
     assert "--after-cursor=s=abc;i=1" in resumed and not any(
         word.startswith("--since") for word in resumed)
+    assert "--system" not in fresh and "--user" not in fresh
+    system = journal_command(JournalConfig(system=True, user=True, namespace="web"),
+                             cursor=None, since=0)
+    assert system[-3:] == ["--system", "--user", "--namespace=web"]
 
 
 async def _lines(follower: JournalFollower, count: int, timeout: float = 20.0

@@ -22,7 +22,13 @@ def print_fail2ban_report(directory: str) -> None:
             print(f"    filter: {jail.filter_path} ({len(jail.failregex)} failregex)")
             journal = config.journal if config is not None else None
             if journal is not None:
-                where = journal.directory or " ".join(journal.files) or "the system journal"
+                where = journal.directory or " ".join(journal.files) or "the journal"
+                kinds = [kind for kind, on in (("system", journal.system),
+                                               ("current user's", journal.user)) if on]
+                if kinds:
+                    where += f" ({' and '.join(kinds)} only)"
+                if journal.namespace:
+                    where += f", namespace {journal.namespace}"
                 print(f"    journal: {where}, matches: {' '.join(journal.matches) or 'all'}")
             else:
                 print(f"    logpath: {', '.join(jail.logpath) or '-'}")

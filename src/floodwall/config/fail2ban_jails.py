@@ -316,15 +316,43 @@ def _journal(reader: _JailReader, journalmatch: tuple[str, ...],
         reader.note("backend = systemd without journalmatch: every journal entry goes "
                     "through the filter (slow; fail2ban warns too)", "backend")
     for name in arguments:
-        if name not in ("journalpath", "journalfiles"):
-            reader.note(f"backend option {name} is not honoured (journalpath and journalfiles "
-                        f"are)", "backend")
+        if name not in ("journalpath", "journalfiles", "journalflags", "namespace"):
+            reader.note(f"backend option {name} is not honoured (journalpath, journalfiles, "
+                        f"journalflags and namespace are)", "backend")
     directory = arguments.get("journalpath") or None
     files = tuple(arguments.get("journalfiles", "").replace(",", " ").split())
     for path in (directory, *files):
         if path is not None and not os.path.isabs(path):
             raise reader.error(f"journal path {path!r} must be absolute", "backend")
-    return JournalConfig(tuple(matches), directory, files)
+    flags_text = arguments.get("journalflags", "").strip()
+    if flags_text:
+        flags = reader.convert("backend", flags_text, _journal_flags)
+    else:  # fail2ban's default: the system journal, unless a path or files are given
+        flags = 0 if directory or files else SYSTEM_JOURNAL
+    if flags & RUNTIME_ONLY:
+        reader.note("journalflags RUNTIME_ONLY (2) is not honoured: persistent journal "
+                    "files are read too", "backend")
+    namespace = arguments.get("namespace", "").strip() or None
+    if namespace is not None and not re.fullmatch(r"\*|\+?[A-Za-z0-9_.\-]+", namespace):
+        raise reader.error(f"journal namespace {namespace!r} is not a plain name", "backend")
+    return JournalConfig(tuple(matches), directory, files, system=bool(flags & SYSTEM_JOURNAL),
+                         user=bool(flags & USER_JOURNAL), namespace=namespace)
+
+
+LOCAL_ONLY, RUNTIME_ONLY, SYSTEM_JOURNAL, USER_JOURNAL = 1, 2, 4, 8
+"""sd_journal_open() flags, as fail2ban's journalflags gives them."""
+
+
+def _journal_flags(text: str) -> int:
+    """journalflags: a sum of 1 (local only), 2 (runtime only), 4 (system), 8 (user)."""
+    try:
+        flags = int(text, 0)
+    except ValueError:
+        flags = -1
+    if flags < 0 or flags & ~(LOCAL_ONLY | RUNTIME_ONLY | SYSTEM_JOURNAL | USER_JOURNAL):
+        raise ValueError(f"journalflags {text!r}: expected a sum of 1 (local only), 2 (runtime "
+                         "only), 4 (system) and 8 (current user)")
+    return flags
 
 
 def _logpath(line: str) -> str:

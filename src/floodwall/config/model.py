@@ -133,6 +133,13 @@ class JournalConfig:
     """Journal folder to read instead of the system's (`journalpath`)."""
     files: tuple[str, ...] = ()
     """Journal files to read instead of the system's (`journalfiles`)."""
+    system: bool = False
+    """Only the system's journal, not users' (journalctl --system; journalflags 4, and
+    fail2ban's default when no journalpath or journalfiles is given)."""
+    user: bool = False
+    """The current user's journal (journalctl --user; journalflags 8)."""
+    namespace: str | None = None
+    """The journal namespace to read (journalctl --namespace; fail2ban's `namespace`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,9 @@ def journal_command(config: JournalConfig, *, cursor: str | None, since: float) 
     if config.directory:
         command.append(f"--directory={config.directory}")
     command += [f"--file={path}" for path in config.files]
+    command += ["--system"] * config.system + ["--user"] * config.user
+    if config.namespace:
+        command.append(f"--namespace={config.namespace}")
     return [*command, *config.matches]
 
 
