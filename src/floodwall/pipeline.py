@@ -13,6 +13,7 @@ from floodwall.matching.access_filter import AccessFilter
 from floodwall.matching.accesslog import KNOWN_FORMATS, access_parser
 from floodwall.matching.deadline import LineDeadline
 from floodwall.matching.entries import Entry, EntryParser
+from floodwall.matching.fail2ban.filterdef import inline_filter
 from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
 from floodwall.matching.filters import LineFilter
 from floodwall.matching.prefilter import Prefilter
@@ -30,6 +31,9 @@ def build_filter(config: JailConfig, deadline: LineDeadline | None = None) -> Li
         return SshdFilter(config.name)
     if config.filter == "fail2ban" and config.fail2ban is not None:
         return Fail2banLineFilter(config.name, config.fail2ban, deadline=deadline)
+    if config.filter == "regex":
+        definition = inline_filter(f"jail '{config.name}'", config.failregex, config.ignoreregex)
+        return Fail2banLineFilter(config.name, definition, deadline=deadline)
     raise ConfigError(f"jail '{config.name}': filter '{config.filter}' is not available yet")
 
 

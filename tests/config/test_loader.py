@@ -99,3 +99,13 @@ def test_line_timeout_default_zero_and_bad_values() -> None:
     for bad in ('"soon"', "0.001", "-1"):
         error = _error(f"[floodwall]\nline_timeout = {bad}\n" + jail)
         assert error.line == 2 and "line_timeout" in str(error), bad
+
+
+def test_regex_jails_check_their_regexes_where_they_are_written() -> None:
+    head = '[jails.x]\nlogpath = "/x"\nfilter = "regex"\n'
+    config = parse_config(head + "failregex = ['from <HOST>$']\nignoreregex = ['ok']\n", "s.toml")
+    assert config.jails[0].failregex == ("from <HOST>$",) and config.jails[0].ignoreregex == ("ok",)
+    broken = _error(head + "failregex = ['from <HOST> (unclosed']\n")
+    assert broken.line == 4 and "invalid regex" in str(broken)
+    misplaced = _error('[jails.x]\nlogpath = "/x"\nfailregex = ["from <HOST>"]\n')
+    assert misplaced.line == 3 and 'filter = "regex"' in str(misplaced)

@@ -30,6 +30,7 @@ from floodwall.config.model import (
     ReconConfig,
 )
 from floodwall.errors import ConfigError
+from floodwall.matching.fail2ban.regex import TaggedRegex
 from floodwall.rates import parse_rate
 
 _JAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
@@ -202,10 +203,16 @@ def _jail(reader: _Reader, name: str, body: Any, defaults: Mapping[str, Any]) ->
                            "logpath = [\"/var/www/*/logs/access.log\"]", table)
     kind = reader.convert(table, "filter", body.get("filter", "access"),
                           _choice("access", "sshd", "regex"))
-    failregex = reader.convert(table, "failregex", body.get("failregex", []), _text_list)
+    failregex = reader.convert(table, "failregex", body.get("failregex", []), _tagged_regexes)
+    ignoreregex = reader.convert(table, "ignoreregex", body.get("ignoreregex", []),
+                                 _tagged_regexes)
     if kind == "regex" and not failregex:
         raise reader.error("filter = \"regex\" needs a failregex list with <HOST>", table,
                            "filter")
+    if kind != "regex" and (failregex or ignoreregex):
+        raise reader.error("failregex and ignoreregex belong to filter = \"regex\" jails; set "
+                           "filter = \"regex\" or remove them", table,
+                           "failregex" if failregex else "ignoreregex")
     for pattern in failregex:
         if "<HOST>" not in pattern and "<ADDR>" not in pattern:
             raise reader.error(f"failregex {pattern!r} has no <HOST>: the address to ban "
@@ -235,8 +242,7 @@ def _jail(reader: _Reader, name: str, body: Any, defaults: Mapping[str, Any]) ->
         format_kind=get("format_kind", _choice("apache", "nginx")),
         rule=rule,
         failregex=failregex,
-        ignoreregex=reader.convert(table, "ignoreregex", body.get("ignoreregex", []),
-                                   _text_list),
+        ignoreregex=ignoreregex,
         ignoreip=ignoreip,
         ports=get("ports", _ports),
         protocol=get("protocol", _choice("tcp", "udp", "all")),
@@ -463,6 +469,17 @@ def _status_set(value: Any) -> frozenset[int] | None:
             isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in value):
         raise ValueError(f"expected a list of HTTP statuses (100-599), got {value!r}")
     return frozenset(value)
+
+
+def _tagged_regexes(value: Any) -> tuple[str, ...]:
+    """Regexes with fail2ban's tags (<HOST>, <F-USER>…), each checked to compile."""
+    patterns = _text_list(value) if value else ()
+    for pattern in patterns:
+        try:
+            TaggedRegex.compile(pattern)
+        except ConfigError as problem:
+            raise ValueError(str(problem)) from None
+    return patterns
 
 
 def _regex(value: Any) -> re.Pattern[str] | None:

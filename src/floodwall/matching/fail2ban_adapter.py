@@ -11,6 +11,7 @@ from floodwall.config.model import Fail2banFilterRef
 from floodwall.matching.deadline import LineDeadline, LineTimeout
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban.engine import Fail2banFilter
+from floodwall.matching.fail2ban.filterdef import FilterDefinition
 from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
@@ -36,8 +37,8 @@ class Fail2banLineFilter:
     necessary: Condition | None = None
     requires: Requirement = None
 
-    def __init__(self, jail: str, ref: Fail2banFilterRef, clock: Clock | None = None,
-                 deadline: LineDeadline | None = None) -> None:
+    def __init__(self, jail: str, ref: Fail2banFilterRef | FilterDefinition,
+                 clock: Clock | None = None, deadline: LineDeadline | None = None) -> None:
         self.jail = jail
         self.deadline = deadline or LineDeadline(None)
         """Bounds the time a line may take (see deadline.py)."""
@@ -48,8 +49,12 @@ class Fail2banLineFilter:
         # <HOST> keeps matching host names as in fail2ban (so the same lines match);
         # only their keys are dropped. A line stops at its first matching failregex, as in
         # fail2ban's server (fail2ban-regex tries them all).
-        self.engine = Fail2banFilter(ref.path, dict(ref.options), logtimezone=ref.logtimezone,
-                                     clock=clock, check_all=False)
+        if isinstance(ref, FilterDefinition):  # a native jail's own failregex
+            self.engine = Fail2banFilter(ref.path, clock=clock, check_all=False, definition=ref)
+        else:
+            self.engine = Fail2banFilter(ref.path, dict(ref.options),
+                                         logtimezone=ref.logtimezone, clock=clock,
+                                         check_all=False)
         """The fail2ban filter engine (its stats count lines and hits)."""
 
     def failures(self, entry: Entry) -> list[Failure]:

@@ -135,9 +135,10 @@ class Fail2banFilter:
     def __init__(self, path: str, options: Mapping[str, str] | None = None, *,
                  journal: bool | None = None, logtimezone: str | None = None,
                  use_dns: bool = True, clock: Clock | None = None,
-                 prefilter: bool | None = None, check_all: bool = True) -> None:
-        self.definition: FilterDefinition = load_filter(path, options)
-        """The resolved filter file."""
+                 prefilter: bool | None = None, check_all: bool = True,
+                 definition: FilterDefinition | None = None) -> None:
+        self.definition: FilterDefinition = definition or load_filter(path, options)
+        """The resolved filter file (or the `definition` given instead of reading `path`)."""
         definition = self.definition
         self.check_all = check_all
         """Try every failregex on each line (fail2ban-regex), not only up to the first match."""

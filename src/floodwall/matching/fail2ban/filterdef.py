@@ -119,6 +119,15 @@ def init_options(config: ConfigSet, given: Mapping[str, str]) -> dict[str, str]:
     return options
 
 
+def inline_filter(where: str, failregex: tuple[str, ...], ignoreregex: tuple[str, ...] = (),
+                  datepattern: str | None = None) -> FilterDefinition:
+    """A filter given by its regexes (a native jail's `failregex`), not read from a file;
+    `where` names their place in errors."""
+    return FilterDefinition(path=where, failregex=failregex, ignoreregex=ignoreregex,
+                            prefregex=None, maxlines=1, datepattern=datepattern,
+                            journalmatch=(), usedns=None, options={})
+
+
 def load_filter(path: str, options: Mapping[str, str] | None = None) -> FilterDefinition:
     """Read filter file `path` with jail-style arguments `options` (`name[key=value]`)."""
     given = dict(options or {})
