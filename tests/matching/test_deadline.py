@@ -44,6 +44,16 @@ def test_many_fast_lines_are_never_interrupted_whatever_they_take_together() -> 
     assert lines > 1000
 
 
+def test_waiting_inside_a_line_is_not_counted_only_cpu_time() -> None:
+    deadline = LineDeadline(0.05)
+    with deadline.armed():
+        deadline.enter()
+        try:
+            time.sleep(0.3)  # descheduled (a loaded machine): wall time passes, CPU does not
+        finally:
+            deadline.leave()
+
+
 def test_time_outside_the_filters_is_not_counted() -> None:
     deadline = LineDeadline(0.05)
     with deadline.armed():

@@ -4,7 +4,8 @@
 Python's `re` checks for signals while it matches, so a signal handler can end a search.
 While a batch is being matched (`armed`), a SIGALRM timer ticks a few times per limit; each
 line bumps a counter on `enter`. A tick that finds the same line still inside the filters
-for `limit` seconds raises LineTimeout there. Costs per line: two attribute writes; per
+after `limit` seconds of the main thread's CPU time raises LineTimeout there (CPU time, so
+a loaded machine that keeps the daemon waiting never cuts an honest line short). Costs per line: two attribute writes; per
 batch: two setitimer calls. Only the main thread receives signals: elsewhere, and outside
 `armed`, lines run unbounded.
 """
@@ -26,7 +27,7 @@ class LineTimeout(Exception):
 
 
 class LineDeadline:
-    """Interrupts a line that stays inside the filters longer than `limit` seconds."""
+    """Interrupts a line that spends more than `limit` seconds of CPU inside the filters."""
 
     def __init__(self, limit: float | None) -> None:
         self.limit = limit
@@ -68,7 +69,7 @@ class LineDeadline:
     def _on_tick(self, signum: int, frame: FrameType | None) -> None:
         if not self._inside:
             return
-        now = time.monotonic()
+        now = time.thread_time()
         if self._line != self._seen_line:
             self._seen_line, self._seen_since = self._line, now
         elif self.limit is not None and now - self._seen_since >= self.limit:
