@@ -12,7 +12,7 @@ import pytest
 
 from floodwall.model import SourceLine
 from floodwall.sources.offsets import MemoryOffsetStore
-from floodwall.sources.watch import GlobWatcher
+from floodwall.sources.watch import BATCH_BYTES, GlobWatcher
 
 from .writers import NumberWriter, append, copy_truncate, numbers, rename_rotation, texts
 
@@ -123,11 +123,12 @@ def test_static_parent_created_later_is_picked_up(
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("batch_bytes", [BATCH_BYTES, 4096])
 def test_rename_rotation_under_a_continuous_writer(
-        tmp_path: Path, watchers: list[GlobWatcher]) -> None:
+        tmp_path: Path, watchers: list[GlobWatcher], batch_bytes: int) -> None:
     log = tmp_path / "access.log"
     log.write_bytes(b"")
-    watcher = GlobWatcher([str(tmp_path / "*.log")], MemoryOffsetStore())
+    watcher = GlobWatcher([str(tmp_path / "*.log")], MemoryOffsetStore(), batch_bytes=batch_bytes)
     watchers.append(watcher)
     writer = NumberWriter(log, total=20_000, rotate_every=2_500, rotate=rename_rotation,
                           reopen=True)
@@ -347,3 +348,34 @@ def test_safety_rescan_reads_what_inotify_cannot_see(
 
     assert [(line.path, line.text) for line in asyncio.run(scenario())] == [
         (str(watched / "link.log"), "through the link")]
+
+
+def test_a_long_catch_up_comes_in_batches_of_bounded_size(
+        tmp_path: Path, watchers: list[GlobWatcher]) -> None:
+    logs = [tmp_path / f"site{n}.log" for n in (1, 2)]
+    for log in logs:
+        append(log, b"".join(b"%d %s\n" % (number, b"x" * 90) for number in range(1, 5001)))
+    watcher = GlobWatcher([str(tmp_path / "*.log")], MemoryOffsetStore(), start_at_end=False,
+                          batch_bytes=64 * 1024)
+    watchers.append(watcher)
+    first = watcher.read_available()
+    most = 2 * 64 * 1024 // 93 + 2  # two files, 64 KiB each, lines of 93 bytes or more
+    assert watcher.backlog and 0 < len(first) <= most
+
+    async def scenario() -> list[list[SourceLine]]:
+        batches = watcher.batches()
+        taken: list[list[SourceLine]] = []
+        async with asyncio.timeout(10):
+            while sum(map(len, taken)) < 10_000 - len(first):
+                taken.append(await anext(batches))
+        await batches.aclose()
+        return taken
+
+    taken = asyncio.run(scenario())
+    assert all(len(batch) <= most for batch in taken) and len(taken) >= 5
+    lines = first + [line for batch in taken for line in batch]
+    for log in logs:
+        mine = [line for line in lines if line.path == str(log)]
+        assert numbers(mine) == list(range(1, 5001))
+        assert [line.lineno for line in mine] == list(range(1, 5001))
+    assert not watcher.backlog and watcher.read_available() == []

@@ -202,6 +202,8 @@ class Daemon:
         self.watcher = GlobWatcher(patterns, self.database,
                                    start_at_end=self.config.new_files_from == "end",
                                    max_line_bytes=self.config.max_line_bytes)
+        # The first batch now; a longer catch-up goes on in _follow, batch by batch, with
+        # the control socket and the timers served in between.
         self.process(self.watcher.read_available())
         self.watcher.checkpoint()
         self._follow_task = asyncio.ensure_future(self._follow(self.watcher))

@@ -48,6 +48,8 @@ class FileFollower:
         self._rotated_since: float | None = None
         self._io_warned = False
         self._long_warned = False
+        self.has_more = False
+        """The last read_lines stopped at its byte budget: more is waiting now."""
         try:
             self._open()
         except (OSError, SourceError) as error:
@@ -58,19 +60,24 @@ class FileFollower:
         """Whether a file is open (False while the path is missing or unreadable)."""
         return self._fd is not None
 
-    def read_lines(self) -> list[SourceLine]:
-        """Every complete new line now available; I/O trouble is logged once, retried later."""
+    def read_lines(self, budget: int | None = None) -> list[SourceLine]:
+        """The complete new lines now available, from about `budget` bytes at most (None: all;
+        `has_more` tells whether the budget left some); I/O trouble is logged once, retried
+        later."""
         lines: list[SourceLine] = []
+        self.has_more = False
         try:
             if self._fd is None and not self._open():
                 return lines
-            self._drain(lines)
+            if self._drain(lines, budget):
+                return lines
             while self._should_switch():
-                self._drain(lines)  # what the writer added before it moved to the new file
+                # what the writer added before it moved to the new file
+                if self._drain(lines, budget):
+                    return lines
                 self._close_generation(lines)
-                if not self._open():
+                if not self._open() or self._drain(lines, budget):
                     break
-                self._drain(lines)
         except (OSError, SourceError) as error:
             self._warn_io(error)
         return lines
@@ -136,17 +143,25 @@ class FileFollower:
             return _end_of_last_line(fd, info.st_size)
         return 0, 0
 
-    def _drain(self, lines: list[SourceLine]) -> None:
-        """Read the open file up to the size it has now."""
+    def _drain(self, lines: list[SourceLine], budget: int | None = None) -> bool:
+        """Read the open file up to the size it has now, or until `budget` bytes are read
+        (then True, and has_more is set)."""
         fd = self._fd
         assert fd is not None
         size = os.fstat(fd).st_size
+        read = 0
         while True:
             if size < self._read_pos:
                 self._restart()
             if self._read_pos >= size:
-                return
-            chunk = os.pread(fd, min(_CHUNK, size - self._read_pos), self._read_pos)
+                return False
+            if budget is not None and read >= budget:
+                self.has_more = True
+                return True
+            want = min(_CHUNK, size - self._read_pos)
+            if budget is not None:
+                want = min(want, budget - read)
+            chunk = os.pread(fd, want, self._read_pos)
             # Checked after the read: a copytruncate that regrew the file past our offset
             # before (or while) we read would otherwise hand us a piece of the new content.
             if self._head and os.pread(fd, len(self._head), 0) != self._head:
@@ -154,7 +169,8 @@ class FileFollower:
                 size = os.fstat(fd).st_size
                 continue
             if not chunk:
-                return
+                return False
+            read += len(chunk)
             self._consume(chunk, lines)
 
     def _restart(self) -> None:

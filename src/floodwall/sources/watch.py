@@ -27,6 +27,9 @@ _SELF_CHANGES = int(flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED | flags.
 _OVERFLOW = int(flags.Q_OVERFLOW)
 # Shortest wait between two passes, so that a follower whose grace cannot end (its path
 # keeps failing) does not spin the loop.
+BATCH_BYTES = 8 << 20
+"""How much one batch reads of a file at most: a long catch-up (a big log unread since the
+last run) goes through in batches of bounded memory instead of all at once."""
 _MIN_WAIT = 0.05
 
 
@@ -42,13 +45,16 @@ class GlobWatcher:
 
     def __init__(self, patterns: Sequence[str], store: OffsetStore, *,
                  start_at_end: bool = True, max_line_bytes: int = 65536,
-                 rotate_grace: float = 5.0, rescan_interval: float | None = 60.0) -> None:
+                 rotate_grace: float = 5.0, rescan_interval: float | None = 60.0,
+                 batch_bytes: int = BATCH_BYTES) -> None:
         self._patterns = [os.path.abspath(pattern) for pattern in patterns]
         self._store = store
         self._start_at_end = start_at_end
         self._max_line_bytes = max_line_bytes
         self._rotate_grace = rotate_grace
         self._rescan_interval = rescan_interval
+        self._batch_bytes = batch_bytes
+        self._backlog: set[str] = set()  # followers whose last read stopped at the budget
         self._next_rescan = time.monotonic() + (rescan_interval or 0.0)
         self._inotify = INotify()
         self._watches: dict[str, int] = {}  # directory -> its watch descriptor
@@ -60,8 +66,14 @@ class GlobWatcher:
         self._rescan(saved=store.load_positions())
 
     def read_available(self) -> list[SourceLine]:
-        """Every complete new line of every followed file (the catch-up at start)."""
+        """The complete new lines of every followed file, about `batch_bytes` of each at
+        most, so a long catch-up is read in batches of bounded memory (see `backlog`)."""
         return self._read(list(self._followers))
+
+    @property
+    def backlog(self) -> bool:
+        """Whether some file has more to read right now than the last batch took."""
+        return bool(self._backlog)
 
     async def batches(self) -> AsyncGenerator[list[SourceLine], None]:
         """Forever: the new lines, in non-empty batches, as inotify reports changes."""
@@ -73,11 +85,14 @@ class GlobWatcher:
             while True:
                 if lines:
                     yield lines
-                try:
-                    await asyncio.wait_for(ready.wait(), self._timeout())
-                except TimeoutError:
-                    pass
-                ready.clear()
+                if self._backlog:
+                    await asyncio.sleep(0)  # catching up: let the other tasks run between batches
+                else:
+                    try:
+                        await asyncio.wait_for(ready.wait(), self._timeout())
+                    except TimeoutError:
+                        pass
+                    ready.clear()
                 lines = self._step()
         finally:
             loop.remove_reader(self._inotify.fd)
@@ -101,6 +116,7 @@ class GlobWatcher:
     def _step(self) -> list[SourceLine]:
         """Handle the queued events and due timers; the lines they made available."""
         dirty, rescan, everything = self._collect_events()
+        dirty |= self._backlog
         now = time.monotonic()
         if self._rescan_interval is not None and now >= self._next_rescan:
             everything = True
@@ -238,7 +254,11 @@ class GlobWatcher:
             follower = self._followers.get(path)
             if follower is None:
                 continue
-            lines.extend(follower.read_lines())
+            lines.extend(follower.read_lines(self._batch_bytes))
+            if follower.has_more:
+                self._backlog.add(path)
+            else:
+                self._backlog.discard(path)
             if follower.wake_at() is None:
                 self._rotating.discard(path)
             else:
@@ -250,6 +270,7 @@ class GlobWatcher:
     def _drop(self, path: str) -> None:
         self._followers.pop(path).close()
         self._rotating.discard(path)
+        self._backlog.discard(path)
 
     def _timeout(self) -> float | None:
         """Seconds until the next timer (rotation grace or rescan) is due; None: no timer."""
