@@ -455,6 +455,7 @@ class Daemon:
     def status(self) -> dict[str, Any]:
         """Counters and per-jail state, plus what each addon with a status() adds."""
         active = self.ledger.active()
+        active_by_jail = Counter(ban.jail for ban in active)
         files = self.watcher.files() if self.watcher else []
         journals = {follower.jail: follower
                     for follower in (self.journals.followers if self.journals else [])}
@@ -468,7 +469,7 @@ class Daemon:
                 "failures": jail.failures_seen,
                 "lines_timed_out": jail.filter.timeouts,
                 "tracked_keys": len(jail.windows),
-                "active_bans": sum(1 for b in active if b.jail == name),
+                "active_bans": active_by_jail[name],
                 "maxretry": jail.config.maxretry,
                 "findtime": jail.config.findtime,
                 "bantime": jail.config.bantime,

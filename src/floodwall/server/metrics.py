@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,10 +40,10 @@ class DaemonCollector(Collector):
         bans = CounterMetricFamily("floodwall_bans", "Bans added or extended since start.",
                                    labels=["jail"])
         active = GaugeMetricFamily("floodwall_active_bans", "Bans in force.", labels=["jail"])
-        active_bans = daemon.ledger.active()
-        for name in sorted({*jails, *daemon.bans_by_jail, *(b.jail for b in active_bans)}):
+        active_by_jail = Counter(ban.jail for ban in daemon.ledger.active())
+        for name in sorted({*jails, *daemon.bans_by_jail, *active_by_jail}):
             bans.add_metric([name], daemon.bans_by_jail.get(name, 0))
-            active.add_metric([name], sum(1 for b in active_bans if b.jail == name))
+            active.add_metric([name], active_by_jail[name])
         yield bans
         yield active
         yield from daemon.ban_latency.collect()
