@@ -219,16 +219,19 @@ def test_restart_resumes_from_checkpoint(tmp_path: Path, watchers: list[GlobWatc
 
     # while stopped: one file grows, one is rotated, one appears
     append(kept, b" line\nk5\n")
+    append(rotated, b"r3\n")  # written just before the rotation: not lost
     rotated.rename(tmp_path / "rotated.log.1")
     rotated.write_bytes(b"new r1\nnew r2\n")
     later.write_bytes(b"old news\n")
 
     second = GlobWatcher([str(tmp_path / "*.log")], store, start_at_end=True)
     watchers.append(second)
-    assert sorted((Path(line.path).name, line.lineno, line.text)
-                  for line in second.read_available()) == [
+    lines = second.read_available()
+    assert sorted((Path(line.path).name, line.lineno, line.text) for line in lines) == [
         ("kept.log", 4, "partial line"), ("kept.log", 5, "k5"),
-        ("rotated.log", 1, "new r1"), ("rotated.log", 2, "new r2")]
+        ("rotated.log", 1, "new r1"), ("rotated.log", 2, "new r2"), ("rotated.log", 3, "r3")]
+    assert [line.text for line in lines if line.path == str(rotated)] == [
+        "r3", "new r1", "new r2"]  # the old file's tail first
     assert second.read_available() == []
     second.checkpoint()
     assert set(store.positions) == {str(kept), str(rotated), str(later)}

@@ -102,8 +102,11 @@ class FileFollower:
             self._fd = None
 
     def _open(self) -> bool:
+        target = self.path
+        if self._resume is not None:  # the first file: the one read before, if rotated away
+            target = self._rotated_away(self._resume) or target
         try:
-            fd = os.open(self.path, _OPEN_FLAGS)
+            fd = os.open(target, _OPEN_FLAGS)
         except FileNotFoundError:
             self._resume, self._at_end = None, False  # when it appears, all of it is new
             return False
@@ -128,6 +131,28 @@ class FileFollower:
             log.info("%s: readable again", self.path)
             self._io_warned = False
         return True
+
+    def _rotated_away(self, saved: Position) -> str | None:
+        """The file read before the stop, found by its inode beside the path when a rotation
+        renamed it while floodwall was stopped (its unread tail comes first); None if the
+        path still holds it or it is gone."""
+        try:
+            if os.stat(self.path).st_ino == saved.inode:
+                return None
+        except FileNotFoundError:
+            pass
+        try:
+            with os.scandir(os.path.dirname(self.path) or ".") as entries:
+                for entry in entries:
+                    if (entry.inode() == saved.inode and entry.path != self.path
+                            and entry.is_file(follow_symlinks=False)
+                            and _is_generation(entry.path, saved)):
+                        log.info("%s was rotated while stopped: reading the rest of %s first",
+                                 self.path, entry.path)
+                        return entry.path
+        except OSError:
+            pass
+        return None
 
     def _start(self, fd: int, info: os.stat_result) -> tuple[int, int]:
         """Offset and line count to start a newly opened file at."""
@@ -251,6 +276,16 @@ class FileFollower:
                         "(further long lines in this file are cut silently)",
                         self.path, lineno, self._max)
             self._long_warned = True
+
+
+def _is_generation(path: str, saved: Position) -> bool:
+    """Whether the file at `path` is the one `saved` was read from (size and head agree)."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        return (os.fstat(fd).st_size >= saved.offset and head_digest(
+            os.pread(fd, min(saved.offset, HEAD_BYTES), 0)) == saved.head)
+    finally:
+        os.close(fd)
 
 
 def _end_of_last_line(fd: int, size: int) -> tuple[int, int]:
