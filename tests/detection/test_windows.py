@@ -107,3 +107,21 @@ def test_expired_windows_go_before_anything_is_evicted() -> None:
     for n in range(10):
         windows.add(_failure(f"k{n}", 0.0))
     assert windows.expire(now=20.0) == 10 and windows.evicted == 0
+
+
+def test_exported_windows_restored_elsewhere_count_on_as_before() -> None:
+    before = SlidingWindows(maxretry=4, findtime=10)
+    for key, when in (("a", 0), ("a", 2), ("a", 3), ("b", 1)):
+        assert before.add(_failure(key, when)) is None
+    exported = sorted(before.export())
+    assert [(key, times) for key, times, _ in exported] == [("a", [0, 2, 3]), ("b", [1])]
+    assert [f.time for f in exported[0][2]] == [2, 3]  # the evidence from half the threshold
+
+    after = SlidingWindows(maxretry=4, findtime=10)
+    for key, times, evidence in exported:
+        after.restore(key, times, evidence)
+    assert (after.count("a"), after.count("b")) == (3, 1)
+    decided = after.add(_failure("a", 5))
+    assert decided is not None and decided.count == 4
+    assert [f.time for f in decided.failures] == [2, 3, 5]
+    assert after.add(_failure("b", 20)) is None and after.count("b") == 1  # 1 is out of it

@@ -36,3 +36,38 @@ def test_unusable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StorageError, match="state_dir"):
         Database(blocker / "sub" / "floodwall.sqlite3")
+
+
+def test_windows_round_trip_replace_and_skip_what_does_not_read_back(tmp_path: Path) -> None:
+    from floodwall.model import Failure
+    from floodwall.storage.database import WindowRow
+
+    db = Database(tmp_path / "s.sqlite3")
+    evidence = [Failure("web", "192.0.2.7", 12.5, "/var/log/a.log", 7, "GET /x 404",
+                        {"status": 404, "path": "/x"})]
+    rows = [WindowRow("web", "192.0.2.7", [10.0, 12.5], evidence),
+            WindowRow("ssh", "2001:db8::/64", [3.0], [])]
+    assert db.save_windows(rows) == 2
+    assert sorted(db.load_windows(), key=lambda r: r.jail) == sorted(rows, key=lambda r: r.jail)
+    assert db.save_windows(rows[1:]) == 1  # a save replaces the last one
+    db._db.execute("INSERT INTO windows VALUES ('web', 'x', 'not a number', '')")
+    db._db.execute("INSERT INTO windows VALUES ('web', 'y', '1.0', 'not json')")
+    assert list(db.load_windows()) == [rows[1]]
+    db.close()
+
+
+def test_a_database_of_an_older_schema_is_brought_up_to_date(tmp_path: Path) -> None:
+    from floodwall.storage.database import SCHEMA_VERSION
+
+    path = tmp_path / "old.sqlite3"
+    Database(path).close()
+    old = sqlite3.connect(path)
+    old.execute("DROP TABLE windows")  # as version 4 left it
+    old.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    old.commit()
+    old.close()
+    db = Database(path)
+    assert list(db.load_windows()) == []  # the table is back
+    version = db._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == (str(SCHEMA_VERSION),)
+    db.close()

@@ -114,6 +114,14 @@ class FleetWindows:
         """Keys with a non-empty window on this node."""
         return self.local.keys()
 
+    def export(self) -> Iterator[tuple[str, list[float], list[Failure]]]:
+        """This node's own windows, to keep across a restart (the fleet's are in Redis)."""
+        return self.local.export()
+
+    def restore(self, key: str, times: list[float], evidence: list[Failure]) -> None:
+        """Take back one of this node's windows after a restart."""
+        self.local.restore(key, times, evidence)
+
     def take(self) -> tuple[dict[str, list[Failure]], set[str]]:
         """Hand over the failures held and the keys forgotten since the last call."""
         pending, forgotten = self._pending, self._forgotten

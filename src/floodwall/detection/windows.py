@@ -136,6 +136,23 @@ class SlidingWindows:
             self.forget(key)
         self.evicted += min(batch, len(candidates))
 
+    def export(self) -> Iterator[tuple[str, list[float], list[Failure]]]:
+        """(key, failure times oldest first, evidence kept) of every non-empty window."""
+        for key, times in self._times.items():
+            yield (key, list(times) if isinstance(times, list) else [times],
+                   list(self._evidence.get(key, ())))
+
+    def restore(self, key: str, times: list[float], evidence: list[Failure]) -> None:
+        """Take back a window `export` gave (after a restart). One that already holds
+        maxretry failures (the jail's maxretry was lowered meanwhile) decides at its next."""
+        ordered = sorted(times)
+        if not ordered:
+            return
+        self._times[key] = ordered if len(ordered) > 1 else ordered[0]
+        kept = sorted(evidence, key=_by_time)
+        if kept:
+            self._evidence[key] = kept
+
     def __len__(self) -> int:
         return len(self._times)
 

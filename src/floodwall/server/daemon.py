@@ -25,14 +25,20 @@ from floodwall.config.durations import format_duration, parse_bantime
 from floodwall.config.loader import load_config
 from floodwall.config.model import Config
 from floodwall.enforcement.base import Enforcer, JailFirewall
-from floodwall.errors import ConfigError, ControlError, EnforcementError, FloodwallError
+from floodwall.errors import (
+    ConfigError,
+    ControlError,
+    EnforcementError,
+    FloodwallError,
+    StorageError,
+)
 from floodwall.model import Ban, Change, Decision, Failure, SourceLine
 from floodwall.pipeline import Pipeline
 from floodwall.server.addons import Addon
 from floodwall.server.control import ControlServer
 from floodwall.server.journals import JournalReaders
 from floodwall.sources.watch import GlobWatcher
-from floodwall.storage.database import Database
+from floodwall.storage.database import Database, WindowRow
 
 log = logging.getLogger("floodwall")
 MANUAL_JAIL = "manual"
@@ -137,8 +143,10 @@ class Daemon:
             await self.shutdown()
 
     async def start(self) -> None:
-        """Rebuild the firewall from the ledger, catch up on the logs, start following them."""
+        """Rebuild the firewall from the ledger, take back the counts of the last run, catch
+        up on the logs, start following them."""
         self._rebuild_firewall()
+        self._restore_windows()
         await self._control.start()
         for addon in self.addons:
             if hasattr(addon, "on_start"):
@@ -157,6 +165,7 @@ class Daemon:
         command actions are stopped as fail2ban stops them."""
         await self._stop_watcher()
         await self._control.close()
+        self._save_windows()
         try:
             self.enforcer.close()
         except EnforcementError as problem:
@@ -169,6 +178,35 @@ class Daemon:
                     log.exception("addon %s failed to stop", type(addon).__name__)
         self.database.close()
         log.info("floodwall stopped; %d active ban(s) stay enforced", len(self.ledger.active()))
+
+    def _save_windows(self) -> None:
+        """Keep every jail's counting windows for the next start (a restart forgets no count)."""
+        rows = (WindowRow(name, key, times, evidence)
+                for name, jail in self.pipeline.jails.items()
+                for key, times, evidence in jail.windows.export())
+        try:
+            saved = self.database.save_windows(rows)
+        except StorageError as problem:
+            log.error("the counting windows were not saved (the next start counts from "
+                      "zero): %s", problem)
+            return
+        log.info("saved %d counting window(s) for the next start", saved)
+
+    def _restore_windows(self) -> None:
+        """Take back the windows the last stop saved (those of jails still configured)."""
+        restored = 0
+        try:
+            for row in self.database.load_windows():
+                jail = self.pipeline.jails.get(row.jail)
+                if jail is not None:
+                    jail.windows.restore(row.key, row.times, row.evidence)
+                    restored += 1
+        except StorageError as problem:
+            log.error("the saved counting windows could not be read (counting starts from "
+                      "zero): %s", problem)
+        self.pipeline.expire(self.clock.now())
+        if restored:
+            log.info("took back %d counting window(s) from the last run", restored)
 
     async def reload(self) -> None:
         """Read the configuration again; counts and bans carry over. A bad file changes nothing."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from floodwall.errors import StorageError
 from floodwall.model import Ban, Failure
 from floodwall.sources.offsets import Position
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # version -> statements that bring version-1 databases up to it
     2: ("ALTER TABLE bans ADD COLUMN step INTEGER NOT NULL DEFAULT 0",),
@@ -23,6 +24,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # decisions for the fleet's Redis, kept (in publication order) while it is unreachable
     4: (("CREATE TABLE IF NOT EXISTS cluster_queue (id INTEGER PRIMARY KEY, "
         "fleet TEXT NOT NULL, decision TEXT NOT NULL)"),),
+    # the jails' counting windows as the daemon left them at its last stop
+    5: (("CREATE TABLE IF NOT EXISTS windows (jail TEXT NOT NULL, key TEXT NOT NULL, "
+        "times TEXT NOT NULL, evidence TEXT NOT NULL)"),),
+    # (times: the failure times, space-separated; evidence: JSON, or '' for none)
 }
 _SCHEMA = """  -- version 1; later versions are reached through _MIGRATIONS
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,6 +103,20 @@ class ReconRow:
     """Unix time of the look-up."""
     expires: float
     """Unix time after which it is looked up again."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRow:
+    """One key's counting window in a jail, as saved across a restart."""
+
+    jail: str
+    """The jail counting."""
+    key: str
+    """The key counted."""
+    times: list[float]
+    """The times of the failures in the window, oldest first."""
+    evidence: list[Failure]
+    """The failures kept whole as the ban's evidence (see SlidingWindows)."""
 
 
 class Database:
@@ -279,6 +298,35 @@ class Database:
                 "inode = excluded.inode, offset = excluded.offset, lineno = excluded.lineno, "
                 "head = excluded.head",
                 ((path, p.inode, p.offset, p.lineno, p.head) for path, p in positions.items()))
+
+    # --- counting windows (detection.windows) ------------------------------------------
+
+    def save_windows(self, windows: Iterable[WindowRow]) -> int:
+        """Replace the saved windows with these (one transaction); how many were saved."""
+        with self._transaction():
+            self._db.execute("DELETE FROM windows")
+            cursor = self._db.executemany(
+                "INSERT INTO windows VALUES (?, ?, ?, ?)",
+                ((row.jail, row.key, " ".join(map(repr, row.times)), json.dumps(
+                    [[f.time, f.path, f.lineno, f.text, dict(f.fields)] for f in row.evidence])
+                  if row.evidence else "") for row in windows))
+        return cursor.rowcount
+
+    def load_windows(self) -> Iterator[WindowRow]:
+        """The windows saved last; a row that does not read back is skipped."""
+        try:
+            rows = self._db.execute("SELECT jail, key, times, evidence FROM windows").fetchall()
+        except sqlite3.Error as problem:
+            raise StorageError(f"{self.path}: cannot read the saved windows: {problem}") from None
+        for jail, key, times, evidence in rows:
+            try:
+                yield WindowRow(jail, key, [float(t) for t in times.split()], [
+                    Failure(jail, key, float(when), str(path), int(lineno), str(text),
+                            dict(fields))
+                    for when, path, lineno, text, fields in json.loads(evidence)]
+                    if evidence else [])
+            except (ValueError, TypeError):
+                continue
 
     # --- cluster (cluster.queue) --------------------------------------------------------
 
