@@ -129,6 +129,22 @@ def test_reload_keeps_counts_and_bans(tmp_path: Path) -> None:
     _scenario(tmp_path, body, maxretry=4)
 
 
+def test_a_reload_names_what_only_a_restart_applies(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        path = _write(tmp_path, maxretry=6)
+        path.write_text(path.read_text().replace('backend = "dry-run"', 'backend = "nftables"')
+                        + '\n[http]\nlisten = "127.0.0.1:0"\n')
+        with caplog.at_level("WARNING", logger="floodwall"):
+            await daemon.reload()
+        assert daemon.pipeline.jails["web"].config.maxretry == 6  # in force now
+        [warning] = [r.getMessage() for r in caplog.records if r.getMessage().startswith(
+            "reload:")]
+        assert "[floodwall] backend, [http] changed" in warning and "next restart" in warning
+
+    _scenario(tmp_path, body)
+
+
 def test_a_bad_reload_changes_nothing(tmp_path: Path) -> None:
     async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
         (tmp_path / "floodwall.toml").write_text("[jails.web]\nmaxretry = 'x'\n")

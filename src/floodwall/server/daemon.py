@@ -77,6 +77,20 @@ def with_command_actions(enforcer: Enforcer, config: Config,
     return enforcer
 
 
+RESTART_SETTINGS = (("state_dir", "[floodwall] state_dir"), ("socket", "[floodwall] socket"),
+                    ("backend", "[floodwall] backend"), ("table", "[floodwall] table"),
+                    ("recon", "[recon]"), ("cluster", "[cluster]"), ("logging", "[logging]"),
+                    ("http", "[http]"))
+"""(Config field, how the operator names it) of what a reload does not apply."""
+
+
+def settings_needing_restart(running: Config, loaded: Config) -> list[str]:
+    """What differs between the running and a reloaded configuration that only a restart
+    applies (the database, the control socket, the firewall backend, the addons)."""
+    return [name for field_name, name in RESTART_SETTINGS
+            if getattr(running, field_name) != getattr(loaded, field_name)]
+
+
 class Daemon:
     """One floodwall node: follows the logs, bans, expires, answers the control socket."""
 
@@ -216,6 +230,10 @@ class Daemon:
             log.error("reload refused, still running the previous configuration: %s", problem)
             return
         await self._stop_watcher()
+        waiting = settings_needing_restart(self.config, config)
+        if waiting:
+            log.warning("reload: %s changed; that takes effect at the next restart (the rest "
+                        "of the configuration is in force now)", ", ".join(waiting))
         old = self.pipeline
         self.config = config
         self.pipeline = Pipeline(config)
