@@ -66,6 +66,25 @@ def test_unban_clears_the_state_and_expired_bans_are_dropped(redis_server: Redis
     _run(redis_server, body)
 
 
+def test_a_ban_decided_before_its_unban_is_not_taken_again(redis_server: RedisServer) -> None:
+    async def body(stream: DecisionStream) -> None:
+        ban = _ban("192.0.2.7", NOW + 600)  # decided at NOW
+        assert await stream.publish([ban]) == 1
+        unban = FleetDecision.unban(Ban("192.0.2.7", "web", NOW, NOW + 600), "gw2", NOW + 5)
+        assert await stream.publish([unban]) == 1
+        # gw1 comes back from an outage and sends its active bans again: not news
+        assert await stream.publish([ban]) == 0
+        assert await stream.active(NOW + 10) == []
+        newer = FleetDecision.ban(Ban("192.0.2.7", "web", NOW + 20, NOW + 620, 5), "gw3")
+        assert await stream.publish([newer]) == 1  # a ban decided after the unban counts
+        assert [d.origin for d in await stream.active(NOW + 30)] == ["gw3"]
+        entries = await stream.between("0-0", await stream.last_id())
+        assert [(d.action, d.origin) for _, d in entries] == [
+            ("ban", "gw1"), ("unban", "gw2"), ("ban", "gw3")]
+
+    _run(redis_server, body)
+
+
 def test_follow_waits_for_new_decisions_and_between_is_exclusive(
         redis_server: RedisServer) -> None:
     async def body(stream: DecisionStream) -> None:

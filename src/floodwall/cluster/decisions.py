@@ -2,7 +2,9 @@
 
 Keys (prefix `floodwall:FLEET:`): `decisions` is the stream of ban and unban decisions in
 the order the fleet learnt them; `bans` maps "jail|key" to the longest active ban, the
-authoritative fleet state a node catches up from. Publishing is one Lua script per decision,
+authoritative fleet state a node catches up from; `lifted` maps "jail|key" to the time of
+its latest unban, so a ban decided before that (a node re-sending its bans after an outage
+during which another node lifted one) is not taken again. Publishing is one Lua script per decision,
 so the stream only gets a ban that changes the state: a decision published twice (a node
 that crashed after publishing, before forgetting its queue) is not seen twice.
 """
@@ -23,7 +25,11 @@ STREAM_MAXLEN = 100_000
 
 _PUBLISH = """
 local field, decision, action = ARGV[1], ARGV[2], ARGV[3]
+local lifted = redis.call('HGET', KEYS[3], field)
 if action == 'ban' then
+  if lifted and tonumber(ARGV[6]) <= tonumber(lifted) then
+    return 0
+  end
   local old = redis.call('HGET', KEYS[1], field)
   if old then
     local old_until = cjson.decode(old)['until']
@@ -34,6 +40,9 @@ if action == 'ban' then
   redis.call('HSET', KEYS[1], field, decision)
 else
   redis.call('HDEL', KEYS[1], field)
+  if not lifted or tonumber(ARGV[6]) > tonumber(lifted) then
+    redis.call('HSET', KEYS[3], field, ARGV[6])
+  end
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'd', decision)
 return 1
@@ -107,6 +116,7 @@ class DecisionStream:
         self.client = client
         self.stream = f"{prefix}decisions"
         self.state = f"{prefix}bans"
+        self.lifted = f"{prefix}lifted"
         self._publish = client.register_script(_PUBLISH)
         self._active = client.register_script(_ACTIVE)
 
@@ -117,9 +127,10 @@ class DecisionStream:
         async with self.client.pipeline(transaction=False) as pipe:
             for decision in decisions:
                 until = "" if decision.until is None else repr(decision.until)
-                await self._publish(keys=[self.state, self.stream], client=pipe, args=[
-                    f"{decision.jail}|{decision.key}", decision.to_json(), decision.action,
-                    until, STREAM_MAXLEN])
+                await self._publish(
+                    keys=[self.state, self.stream, self.lifted], client=pipe, args=[
+                        f"{decision.jail}|{decision.key}", decision.to_json(), decision.action,
+                        until, STREAM_MAXLEN, repr(decision.time)])
             results = await pipe.execute()
         return sum(int(result) for result in results)
 
