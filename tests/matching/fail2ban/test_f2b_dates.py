@@ -97,3 +97,24 @@ def test_remembered_conversions_still_follow_now_for_dates_without_year() -> Non
     later = _utc(2005, 9, 1)
     assert detector.to_time(found, later) == _utc(2005, 8, 20, 10)
     assert detector.to_time(found, NOW) == _utc(2004, 8, 20, 10)
+
+
+def test_remembered_conversions_equal_fresh_ones_as_now_moves_across_days_and_years() -> None:
+    import random
+
+    rng = random.Random(7)
+    detector = DateDetector()
+    texts = ["Dec 31 23:59:30", "Jan  1 00:00:10", "Dec 30 12:00:00", "Jan  2 08:15:00",
+             "Feb 29 10:00:00", "Jun 15 18:30:45"]
+    now = _utc(2004, 12, 28)
+    for _ in range(3000):  # ~13 days in small, random steps around a new year
+        now += rng.choice((0.4, 7.0, 61.0, 3601.0, 400.0))
+        text = rng.choice(texts)
+        found = detector.find(f"{text} host sshd[1]: x")
+        assert found is not None
+        fields = found.match.groupdict()
+        try:
+            fresh: float | None = fields_to_time(fields, now)
+        except ValueError:
+            fresh = None  # Feb 29 in a year without it
+        assert detector.to_time(found, now) == fresh, (text, now)

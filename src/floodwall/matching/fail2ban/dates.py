@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import functools
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -342,6 +344,23 @@ class DateMatch:
     """The regex match (for conversion)."""
 
 
+def stable_until(convert: Callable[[float], float | None], now: float) -> float:
+    """How long (a `now` before which) `convert`, which completes a date's missing year or
+    day from "now" as fail2ban does, gives what it gives at `now`: until the next local
+    midnight when it gives the same there. Within one local day the year and the day are
+    fixed and each comparison with "now" (a date more than a day ahead belongs to last
+    year, a time ahead to yesterday) turns at most once, so equal ends mean no turn between;
+    a day with a clock change is not trusted (then only `now` itself: converted again at
+    any other)."""
+    only_now = math.nextafter(now, math.inf)
+    today = datetime.datetime.fromtimestamp(now).date()
+    midnight = time.mktime((today + datetime.timedelta(days=1)).timetuple())
+    last = midnight - 1.0
+    if last <= now or time.localtime(now).tm_isdst != time.localtime(last).tm_isdst:
+        return only_now
+    return midnight if convert(last) == convert(now) else only_now
+
+
 class DateDetector:
     """Finds dates with a list of templates, moving the ones that hit towards the front.
 
@@ -357,9 +376,10 @@ class DateDetector:
         self._last_line = ""
         self._last_span = (1, 0x7FFFFFFF)  # where the last template matched in _last_line
         self._first_unused = 0
+        # value, and the `now`s [since, until) it holds for (see stable_until)
         self._times: dict[tuple[str, tuple[str | None, ...]],
-                          tuple[float | None, float | None]] = {}
-        self._minutes: dict[tuple[str | None, ...], tuple[float, float | None]] = {}
+                          tuple[float | None, float, float]] = {}
+        self._minutes: dict[tuple[str | None, ...], tuple[float, float, float]] = {}
 
     @property
     def templates(self) -> list[DateTemplate]:
@@ -403,53 +423,65 @@ class DateDetector:
 
     def to_time(self, found: DateMatch, now: float) -> float | None:
         """Unix time of a found date, None if the text is not a valid date."""
-        # Consecutive lines share their date text: convert each text once (per `now` when
-        # the conversion completes a missing year or day from it).
+        # Consecutive lines share their date text: convert each text once (while `now`
+        # stays where the completion of a missing year or day from it gives the same).
         key = (found.template.name, found.match.groups())
         cached = self._times.get(key)
-        if cached is not None and (cached[1] is None or cached[1] == now):
+        if cached is not None and cached[1] <= now < cached[2]:
             return cached[0]
-        value, from_now = self._convert(found, now)
+        value, since, until = self._convert(found, now)
         if len(self._times) >= TIME_CACHE_SIZE:
             self._times.clear()
-        self._times[key] = (value, now if from_now else None)
+        self._times[key] = (value, since, until)
         return value
 
-    def _convert(self, found: DateMatch, now: float) -> tuple[float | None, bool]:
-        """(Unix time or None, whether it was completed from `now`)."""
+    def _convert(self, found: DateMatch, now: float) -> tuple[float | None, float, float]:
+        """(Unix time or None, and the `now`s [since, until) that give the same)."""
         template = found.template
+        only_now = (now, math.nextafter(now, math.inf))
         try:
             if template.kind is not Kind.FIELDS:
-                return template.to_time(found.match, now, self._default_offset), True
+                return (template.to_time(found.match, now, self._default_offset), *only_now)
             match = found.match
             second = match["S"] if "S" in template.compiled.groupindex else None
             if second is not None and second.isdigit() and int(second) < 60:
                 minute = self._minute_start(template, match, now)
                 if minute is not None:
-                    return minute[0] + int(second), minute[1] is not None
+                    return minute[0] + int(second), minute[1], minute[2]
             fields = match.groupdict()
-            return fields_to_time(fields, now, self._default_offset), completes_from_now(fields)
+            if not completes_from_now(fields):
+                return fields_to_time(fields, now, self._default_offset), -math.inf, math.inf
+            return (fields_to_time(fields, now, self._default_offset), *only_now)
         except (ValueError, LookupError, OverflowError):
-            return None, True  # an invalid day may be valid in another year
+            return (None, *only_now)  # an invalid day may be valid in another year
 
     def _minute_start(self, template: DateTemplate, match: re.Match[str],
-                      now: float) -> tuple[float, float | None] | None:
+                      now: float) -> tuple[float, float, float] | None:
         """Unix time of second 0 of the date's minute, when every second of that minute
         converts to it plus the second (no completion from `now` cuts through it), and the
-        `now` it was completed from (None if it needed none); cached."""
+        `now`s [since, until) for which that holds; cached."""
         key = (template.name, *(match.group(*template.minute_groups)
                                 if len(template.minute_groups) > 1
                                 else [match[name] for name in template.minute_groups]))
         cached = self._minutes.get(key)
-        if cached is not None and (cached[1] is None or cached[1] == now):
+        if cached is not None and cached[1] <= now < cached[2]:
             return cached
         fields = match.groupdict()
-        start = fields_to_time({**fields, "S": "00"}, now, self._default_offset)
-        if fields_to_time({**fields, "S": "59"}, now, self._default_offset) - start != 59:
+        first, last = {**fields, "S": "00"}, {**fields, "S": "59"}
+        offset = self._default_offset
+
+        def minute_start(at: float) -> float | None:
+            start = fields_to_time(first, at, offset)
+            return start if fields_to_time(last, at, offset) - start == 59 else None
+
+        start = minute_start(now)
+        if start is None:
             return None
+        since, until = ((-math.inf, math.inf) if not completes_from_now(fields)
+                        else (now, stable_until(minute_start, now)))
         if len(self._minutes) >= TIME_CACHE_SIZE:
             self._minutes.clear()
-        entry = self._minutes[key] = (start, now if completes_from_now(fields) else None)
+        entry = self._minutes[key] = (start, since, until)
         return entry
 
     def _search(self, line: str) -> tuple[re.Match[str], int] | None:
