@@ -41,9 +41,11 @@ from floodwall.config.model import (
     JailConfig,
     JournalConfig,
     Network,
+    PythonActionConfig,
     RecidiveConfig,
 )
 from floodwall.enforcement.base import JailFirewall
+from floodwall.enforcement.python_actions import fail2ban_python
 from floodwall.errors import ConfigError, EnforcementError
 from floodwall.matching.fail2ban.confreader import (
     DEFAULT,
@@ -258,7 +260,7 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
     bantime = None if bantime_seconds < 0 else bantime_seconds
     logpath = tuple(_logpath(line) for line in (options.get("logpath") or "").split("\n")
                     if line.strip())
-    jail_actions, native, commands = _actions(reader, options)
+    jail_actions, native, commands = _actions(reader, options, bantime)
     runs = True
     journal = None
     if backend.startswith("systemd"):
@@ -360,18 +362,18 @@ def _logpath(line: str) -> str:
     return path.strip() if path and tail in ("head", "tail") else line.strip()
 
 
-def _actions(reader: _JailReader, options: Mapping[str, str]
+def _actions(reader: _JailReader, options: Mapping[str, str], bantime: float | None
              ) -> tuple[tuple[tuple[str, str], ...], list[NativeScope],
-                        tuple[CommandActionConfig, ...]]:
+                        tuple[CommandActionConfig | PythonActionConfig, ...]]:
     described: list[tuple[str, str]] = []
     native: list[NativeScope] = []
-    commands: list[CommandActionConfig] = []
+    commands: list[CommandActionConfig | PythonActionConfig] = []
     for item in split_with_options(options.get("action", "")):
         stem, arguments = reader.convert("action", item, extract_options)
         if stem.endswith(".py"):
-            described.append((stem, "not run: python actions are not supported"))
-            reader.note(f"action {stem}: python actions are not supported; it does not run",
-                        "action")
+            python = _python_action(reader, stem, arguments, bantime)
+            commands.append(python)
+            described.append((python.name, "python action (run by fail2ban's Python)"))
             continue
         path = os.path.join(reader.directory, "action.d", f"{stem}.conf")
         action: ResolvedAction = resolve_action(path, arguments, reader.name, options)
@@ -416,6 +418,27 @@ def _ignorecache(reader: _JailReader, options: Mapping[str, str]) -> tuple[int, 
         raise reader.error("ignorecache max-count and max-time must be above zero",
                            "ignorecache")
     return max_count, max_time
+
+
+def _python_action(reader: _JailReader, stem: str, arguments: dict[str, str],
+                   bantime: float | None) -> PythonActionConfig:
+    """`action = NAME.py[key=value, …]`: the action.d file and its class's arguments."""
+    path = os.path.join(reader.directory, "action.d", stem)
+    if not os.path.isfile(path):
+        raise reader.error(f"action {stem}: {path} does not exist; fix the jail's action",
+                           "action")
+    options = dict(arguments)
+    name = options.pop("actname", stem.removesuffix(".py"))
+    timeout_text = options.pop("timeout", "60")
+    try:
+        timeout = float(timeout_text)
+    except ValueError:
+        raise reader.error(f"action {stem}: timeout must be a number of seconds, not "
+                           f"{timeout_text!r}", "action") from None
+    if fail2ban_python() is None:
+        reader.note(f"action {stem}: no Python with fail2ban's package was found (Debian "
+                    "package fail2ban): it does not run", "action")
+    return PythonActionConfig(name, path, tuple(sorted(options.items())), bantime, timeout)
 
 
 def _unsupported(options: Mapping[str, str]) -> list[tuple[str, str]]:

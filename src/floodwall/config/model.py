@@ -124,6 +124,22 @@ class CommandActionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PythonActionConfig:
+    """A fail2ban Python action (action.d/NAME.py), run with fail2ban's own Python package."""
+
+    name: str
+    """The action's name in its jail (fail2ban's actname; default: the file name)."""
+    path: str
+    """The action.d/*.py file."""
+    options: tuple[tuple[str, str], ...] = ()
+    """Keyword arguments for the action's class, from `action = NAME.py[key=value, …]`."""
+    bantime: float | None = 600.0
+    """The jail's ban time (what the action's jail.actions.getBanTime() answers)."""
+    timeout: float = 60.0
+    """Seconds one call of the action may take."""
+
+
+@dataclass(frozen=True, slots=True)
 class JournalConfig:
     """Where a jail reads the systemd journal (fail2ban's `backend = systemd`)."""
 
@@ -195,8 +211,9 @@ class JailConfig:
     """The fail2ban filter the jail runs (filter = "fail2ban")."""
     journal: JournalConfig | None = None
     """The systemd journal the jail reads (besides its logpath, usually instead)."""
-    commands: tuple[CommandActionConfig, ...] = ()
-    """fail2ban actions run as commands on ban and unban, besides (or instead of) the firewall."""
+    commands: tuple[CommandActionConfig | PythonActionConfig, ...] = ()
+    """fail2ban actions run on ban and unban (commands, or Python actions), besides (or
+    instead of) the firewall."""
     firewall: bool = True
     """Ban in floodwall's own firewall sets; False when the jail only runs command actions."""
     origin: str = ""

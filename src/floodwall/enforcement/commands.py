@@ -23,8 +23,9 @@ import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
-from floodwall.config.model import CommandActionConfig, JailConfig
+from floodwall.config.model import CommandActionConfig, JailConfig, PythonActionConfig
 from floodwall.enforcement.base import ApplyError, Enforcer, JailFirewall
+from floodwall.enforcement.python_actions import PythonAction
 from floodwall.errors import EnforcementError
 from floodwall.model import Ban, Change, Failure
 
@@ -280,8 +281,8 @@ class CommandEnforcer:
         self.inner = inner
         self._evidence = evidence
         self._banned: dict[str, set[str]] = {}
-        self._configs: dict[str, tuple[CommandActionConfig, ...]] = {}
-        self._actions: dict[str, list[_CommandAction]] = {}
+        self._configs: dict[str, tuple[CommandActionConfig | PythonActionConfig, ...]] = {}
+        self._actions: dict[str, list[_CommandAction | PythonAction]] = {}
         self._no_firewall: frozenset[str] = frozenset()
         self.reconfigure(jails)
 
@@ -291,7 +292,7 @@ class CommandEnforcer:
         start at the next setup, and the bans then applied reach their actionban again.
         Unchanged actions keep running and get their actionreload."""
         configs = {jail.name: jail.commands for jail in jails if jail.commands}
-        actions: dict[str, list[_CommandAction]] = {}
+        actions: dict[str, list[_CommandAction | PythonAction]] = {}
         for name, running in self._actions.items():
             if configs.get(name) == self._configs[name]:
                 actions[name] = running
@@ -302,7 +303,9 @@ class CommandEnforcer:
                 action.release("a reload")
             self._banned.pop(name, None)
         for name, commands in configs.items():
-            actions.setdefault(name, [_CommandAction(name, action) for action in commands])
+            actions.setdefault(name, [
+                _CommandAction(name, action) if isinstance(action, CommandActionConfig)
+                else PythonAction(name, action) for action in commands])
             self._banned.setdefault(name, set())
         self._configs, self._actions = configs, actions
         self._no_firewall = frozenset(jail.name for jail in jails if not jail.firewall)
