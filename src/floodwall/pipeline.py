@@ -115,7 +115,8 @@ class Pipeline:
                     spec = (jail.config.format, jail.config.format_kind)
                     formats.setdefault(spec, access_parser(*spec))
             parser = EntryParser(list(formats.values()),  # type: ignore[arg-type]
-                                 syslog=any(j.filter.wants_syslog for j in jails))
+                                 syslog=any(j.filter.wants_syslog for j in jails),
+                                 syslog_time=any(j.filter.wants_time for j in jails))
             prefilter = Prefilter([jail.filter.necessary for jail in jails])
             route = self._routes[path] = (jails, parser, prefilter)
         return route

@@ -168,3 +168,38 @@ def test_syslog_leap_day_goes_back_to_a_leap_year() -> None:
 ])
 def test_syslog_malformed_is_none(text: str) -> None:
     assert parse_syslog(text, now=NOW) is None
+
+
+def _latest_year_reference(month: int, day: int, clock: str, now: float) -> float | None:
+    """The rule, computed plainly: the latest year whose stamp is at most a day after now."""
+    hour, minute, second = map(int, clock.split(":"))
+    this_year = datetime.fromtimestamp(now).year
+    for year in range(this_year + 1, this_year - 9, -1):
+        try:
+            stamp = datetime(year, month, day, hour, minute).timestamp() + second
+        except ValueError:
+            continue
+        if stamp <= now + 86400:
+            return stamp
+    return None
+
+
+def test_remembered_year_less_stamps_follow_now_across_years() -> None:
+    import random
+
+    from floodwall.matching.dates import parse_syslog_time
+
+    rng = random.Random(11)
+    stamps = [("Dec", 31, "23:59:58"), ("Jan", 1, "00:00:03"), ("Feb", 29, "12:00:00"),
+              ("Jul", 4, "08:30:00"), ("Dec", 30, "10:00:00")]
+    now = datetime(2023, 12, 20).timestamp()
+    for _ in range(4000):  # back and forth over two new years and a 29 February
+        now += rng.choice((-90_000.0, 3_600.0, 86_400.0, 7.0, 400_000.0))
+        name, day, clock = rng.choice(stamps)
+        text = f"{name} {day:2d} {clock} host sshd[1]: x"
+        month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                 "Dec"].index(name) + 1
+        expected = _latest_year_reference(month, day, clock, now)
+        record = parse_syslog(text, now=now)
+        assert (record.time if record else None) == expected, (text, now)
+        assert parse_syslog_time(text, now=now) == expected, (text, now)

@@ -15,6 +15,7 @@ class AccessFilter:
 
     wants_access = True
     wants_syslog = False
+    wants_time = False
     requires: Requirement = "access"
     timeouts = 0  # its own regexes run in linear time: never interrupted
 

@@ -7,6 +7,7 @@ line then costs a few string slices and dictionary look-ups.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -134,20 +135,54 @@ def parse_syslog(text: str, *, now: float) -> SyslogRecord | None:
                         pid=int(pid) if pid else None, message=message)
 
 
+def parse_syslog_time(text: str, *, now: float) -> float | None:
+    """The time of a classic or RFC 3339 syslog line, as parse_syslog reads it, without
+    splitting the rest of the line."""
+    match = _SYSLOG_CLASSIC.match(text)
+    if match is not None:
+        month_name, day, hour, minute, second = match.group(1, 2, 3, 4, 5)
+        return _classic_time(month_name, int(day), int(hour), int(minute), second, now)
+    match = _SYSLOG_ISO.match(text)
+    return None if match is None else parse_iso_time(match.group(1))
+
+
+_CLASSIC_CACHE: dict[tuple[str, int, int, int, str], tuple[float | None, float, float]] = {}
+_CLASSIC_CACHE_SIZE = 4096
+
+
 def _classic_time(month_name: str, day: int, hour: int, minute: int, second: str,
                   now: float) -> float | None:
-    """Local unix time of a year-less stamp: the latest year not more than a day after `now`."""
+    """Local unix time of a year-less stamp: the latest year not more than a day after `now`.
+
+    Remembered with the `now`s it holds for: from a day before the stamp until a day before
+    the same stamp in the next year that has it (then that year is the latest)."""
+    key = (month_name, day, hour, minute, second)
+    cached = _CLASSIC_CACHE.get(key)
+    if cached is not None and cached[1] <= now < cached[2]:
+        return cached[0]
     month = _MONTHS.get(month_name)
     seconds = _SECONDS.get(second)
     if month is None or seconds is None or hour > 23 or minute > 59:
         return None
     this_year = time.localtime(now).tm_year
+    found: float | None = None
+    lo, hi = now, math.nextafter(now, math.inf)  # without a year found: this `now` only
     # Up to eight years back: 29 Feb stamps only exist in leap years (and 2100 is not one).
     for year in range(this_year + 1, this_year - 9, -1):
         base = _local_minute(year, month, day, hour, minute)
         if base is not None and base + seconds <= now + _FUTURE_SLACK:
-            return base + seconds
-    return None
+            found = base + seconds
+            lo, hi = found - _FUTURE_SLACK, math.inf
+            for later in range(year + 1, year + 9):
+                after = _local_minute(later, month, day, hour, minute)
+                if after is not None:
+                    hi = after + seconds - _FUTURE_SLACK
+                    break
+            break
+    if len(_CLASSIC_CACHE) >= _CLASSIC_CACHE_SIZE:
+        _CLASSIC_CACHE.clear()
+    _CLASSIC_CACHE[key] = (found, lo, hi)
+    return found
 
 
 @lru_cache(maxsize=1024)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from floodwall.matching.accesslog import AccessLogFormat, AccessRecord, AutoAccessParser
-from floodwall.matching.dates import SyslogRecord, parse_syslog
+from floodwall.matching.dates import SyslogRecord, parse_syslog, parse_syslog_time
 from floodwall.model import SourceLine
 
 AccessParser = AccessLogFormat | AutoAccessParser
@@ -26,9 +26,11 @@ class EntryParser:
     """Parses the lines of one file for the jails reading it, as an access log or as syslog;
     the kind that fitted the previous line is tried first (a file is mostly one kind)."""
 
-    def __init__(self, access_parsers: Sequence[AccessParser], *, syslog: bool) -> None:
+    def __init__(self, access_parsers: Sequence[AccessParser], *, syslog: bool,
+                 syslog_time: bool = False) -> None:
         self._access = tuple(access_parsers)
         self._syslog = syslog
+        self._time_only = syslog_time and not syslog  # the stamp, not the other fields
         self._syslog_first = False
 
     def parse(self, line: SourceLine, now: float) -> Entry:
@@ -50,6 +52,12 @@ class EntryParser:
         return None
 
     def _as_syslog(self, line: SourceLine, now: float) -> Entry | None:
+        if self._time_only:
+            stamp = parse_syslog_time(line.text, now=now)
+            if stamp is None:
+                return None
+            self._syslog_first = True
+            return Entry(line, stamp)
         if not self._syslog:
             return None
         record = parse_syslog(line.text, now=now)

@@ -32,8 +32,9 @@ class Fail2banLineFilter:
     """
 
     wants_access = False
-    # Syslog fields only give the entry a time, which orders lines across files.
-    wants_syslog = True
+    # Only the syslog time, which orders lines across files: the filter reads the raw text.
+    wants_syslog = False
+    wants_time = True
     necessary: Condition | None = None
     requires: Requirement = None
 

@@ -19,6 +19,9 @@ class LineFilter(Protocol):
     """True if the filter reads access-log fields (the file is parsed as an access log)."""
     wants_syslog: bool
     """True if the filter reads syslog fields."""
+    wants_time: bool
+    """True if the filter needs only the line's syslog time (to order lines across files),
+    not its other fields."""
     necessary: Condition | None
     """Literals a line must contain to possibly match (see prefilter.py); None = unknown."""
     requires: Requirement

@@ -51,6 +51,7 @@ class SshdFilter:
 
     wants_access = False
     wants_syslog = True
+    wants_time = True
     requires: Requirement = "syslog"
     timeouts = 0  # its own regexes run in linear time: never interrupted
     necessary: Condition | None = (("Failed ", "Invalid user ", "invalid user "), ("sshd",))
