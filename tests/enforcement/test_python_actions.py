@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socketserver
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from floodwall.enforcement.commands import CommandEnforcer
 from floodwall.enforcement.python_actions import fail2ban_python
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.model import Ban, Change
+from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.skipif(
     fail2ban_python() is None,
@@ -113,63 +111,24 @@ def test_a_hanging_python_action_is_cut_short_and_the_next_ban_still_runs(
     enforcer.close()
 
 
-class _Smtp(socketserver.StreamRequestHandler):
-    """Just enough SMTP to take one message (what smtplib sends)."""
-
-    def handle(self) -> None:
-        self.wfile.write(b"220 test ESMTP\r\n")
-        while line := self.rfile.readline(65536):
-            verb = line[:4].upper()
-            if verb in (b"EHLO", b"HELO"):
-                self.wfile.write(b"250 test\r\n")
-            elif verb == b"DATA":
-                self.wfile.write(b"354 go on\r\n")
-                body = b""
-                while (chunk := self.rfile.readline(65536)) not in (b".\r\n", b""):
-                    body += chunk
-                self.server.messages.append(body.decode())  # type: ignore[attr-defined]
-                self.wfile.write(b"250 queued\r\n")
-            elif verb == b"QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 ok\r\n")
-
-
-@pytest.fixture()
-def smtp_server() -> Iterator[tuple[int, list[str]]]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
-    server.daemon_threads = True
-    server.messages = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], server.messages  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.skipif(not Path("/etc/fail2ban/action.d/smtp.py").exists(),
                     reason="LOUD SKIP: Debian's fail2ban package (its smtp.py) is missing")
-def test_debians_smtp_action_mails_the_start_and_the_ban(
-        tmp_path: Path, smtp_server: tuple[int, list[str]]) -> None:
+def test_debians_smtp_action_mails_the_start_and_the_ban(tmp_path: Path) -> None:
     from floodwall.config.fail2ban_jails import read_fail2ban
     from tests.support import fail2ban_dir
 
-    port, messages = smtp_server
     (tmp_path / "auth.log").write_text("")
-    directory = fail2ban_dir.copy_config(tmp_path / "fail2ban", (
-        f"[sshd]\nenabled = true\nlogpath = {tmp_path}/auth.log\n"
-        f"action = smtp.py[host=127.0.0.1:{port}, dest=ops@example.org]\n"))
-    [sshd] = [jail for jail in read_fail2ban(directory).jails if jail.name == "sshd"]
-    assert sshd.config is not None and dict(sshd.actions) == {
-        "smtp": "python action (run by fail2ban's Python)"}
-    enforcer = CommandEnforcer(RecordingEnforcer(), [sshd.config])
-    enforcer.setup([JailFirewall("sshd")])
-    enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
-    enforcer.close()
+    with smtp_server() as (port, messages):
+        directory = fail2ban_dir.copy_config(tmp_path / "fail2ban", (
+            f"[sshd]\nenabled = true\nlogpath = {tmp_path}/auth.log\n"
+            f"action = smtp.py[host=127.0.0.1:{port}, dest=ops@example.org]\n"))
+        [sshd] = [jail for jail in read_fail2ban(directory).jails if jail.name == "sshd"]
+        assert sshd.config is not None and dict(sshd.actions) == {
+            "smtp": "python action (run by fail2ban's Python)"}
+        enforcer = CommandEnforcer(RecordingEnforcer(), [sshd.config])
+        enforcer.setup([JailFirewall("sshd")])
+        enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+        enforcer.close()
     subjects = [next(line for line in message.splitlines() if line.startswith("Subject:"))
                 for message in messages]
     assert subjects[0].startswith("Subject: [Fail2Ban] sshd: started on ")

@@ -123,3 +123,29 @@ def test_a_stop_lifts_command_bans_and_the_next_start_restores_them(tmp_path: Pa
     (marks / "banned-192.0.2.9-0").unlink()  # what the flush did, for this fake action
     asyncio.run(asyncio.wait_for(run_once(
         lambda: (marks / "banned-192.0.2.9-1").exists(), "the restored ban"), timeout=60))
+
+
+@pytest.mark.skipif(not Path("/etc/fail2ban/action.d/smtp.py").exists(),
+                    reason="LOUD SKIP: Debian's fail2ban package (its smtp.py) is missing")
+def test_a_python_action_mails_a_ban_made_from_the_log(tmp_path: Path) -> None:
+    from tests.support.smtp import smtp_server
+
+    with smtp_server() as (port, messages):
+        fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path).replace(
+            "action = note", f"action = smtp.py[host=127.0.0.1:{port}, dest=ops@example.org]"))
+        fail2ban_dir.floodwall_toml(tmp_path)
+        (tmp_path / "auth.log").write_text(
+            "".join(f"Nov 22 04:00:0{port_} host sshd[{port_}]: Invalid user x from "
+                    f"192.0.2.30 port {port_}\n" for port_ in (1, 2)))
+
+        async def main() -> None:
+            daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
+            await daemon.start()
+            try:
+                await until(lambda: any("banned 192.0.2.30" in m for m in messages),
+                            "the ban's mail", timeout=20.0)
+            finally:
+                await daemon.shutdown()
+
+        asyncio.run(asyncio.wait_for(main(), timeout=60))
+    assert ["started" in messages[0], "stopped" in messages[-1]] == [True, True]
