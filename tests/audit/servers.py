@@ -160,10 +160,10 @@ class Recorder:
 
 
 @contextmanager
-def recording_server(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[
-        tuple[int, Recorder]]:
-    """A loopback HTTP server that records every request's method and lets `respond`
-    answer GET and HEAD; yields (port, recorder)."""
+def recording_server(respond: Callable[[BaseHTTPRequestHandler], None],
+                     address: str = "127.0.0.1") -> Iterator[tuple[int, Recorder]]:
+    """A loopback HTTP server (on `address`, one of 127.0.0.0/8) that records every
+    request's method and lets `respond` answer GET and HEAD; yields (port, recorder)."""
     recorder = Recorder()
 
     class Handler(BaseHTTPRequestHandler):
@@ -181,7 +181,7 @@ def recording_server(respond: Callable[[BaseHTTPRequestHandler], None]) -> Itera
         def log_message(self, format: str, *args: object) -> None:
             """Keep test output quiet."""
 
-    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as httpd:
+    with ThreadingHTTPServer((address, 0), Handler) as httpd:
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                   daemon=True)
         thread.start()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from floodwall.audit import FetchOptions, audit_sync
-from floodwall.audit.fetch import HostRateLimiter
 from floodwall.errors import ConfigError
+from floodwall.pacing import HostPacers
 from tests.audit.servers import free_ports, recording_server, silent_server
 
 
@@ -38,15 +38,20 @@ def test_rate_limiter_spaces_requests_per_host() -> None:
         slept.append(seconds)
         clock[0] += seconds
 
-    limiter = HostRateLimiter(2.0, now=lambda: clock[0], sleep=sleep)
+    limiter = HostPacers(2.0, now=lambda: clock[0], sleep=sleep)
 
     async def scenario() -> None:
-        await limiter.wait("a.example")   # t=0, first: no wait
-        await limiter.wait("b.example")   # another host: no wait
-        await limiter.wait("a.example")   # waits until t=0.5
-        clock[0] += 2.0                   # a quiet while later...
-        await limiter.wait("a.example")   # ...no wait
-        await limiter.wait("a.example")   # waits 0.5 again
+        async with limiter.turn("a.example"):  # t=0, first: no wait
+            clock[0] += 0.25                     # the request takes 0.25 s
+        async with limiter.turn("b.example"):  # another host: no wait
+            pass
+        async with limiter.turn("a.example"):  # 0.5 s after the first one ended
+            pass
+        clock[0] += 2.0                          # a quiet while later...
+        async with limiter.turn("a.example"):  # ...no wait
+            pass
+        async with limiter.turn("a.example"):  # waits 0.5 again
+            pass
 
     asyncio.run(scenario())
     assert slept == [0.5, 0.5]
@@ -104,8 +109,12 @@ def test_concurrency_is_bounded() -> None:
             in_flight[0] -= 1
         ok(handler)
 
-    with recording_server(held) as (port, _):
-        urls = [f"http://127.0.0.1:{port}/{n}" for n in range(6)]
+    # three hosts (one request at a time goes to each), two sites on each
+    with recording_server(held, "127.0.0.1") as (one, _), \
+            recording_server(held, "127.0.0.2") as (two, _), \
+            recording_server(held, "127.0.0.3") as (three, _):
+        urls = [f"http://127.0.0.{host}:{port}/{n}" for n in range(2)
+                for host, port in ((1, one), (2, two), (3, three))]
         results = audit_sync(urls, FetchOptions(timeout=5, rate=1000, concurrency=2))
     assert [r.error for r in results] == [None] * 6
     assert peak[0] == 2
@@ -124,7 +133,7 @@ def test_requests_to_one_host_respect_the_rate() -> None:
     arrivals.sort()
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert len(arrivals) == 6
-    assert min(gaps) > 0.03  # 1/20 s apart, less scheduling noise
+    assert min(gaps) >= 0.05  # one request at a time, 1/20 s after the previous one ended
     assert arrivals[-1] - arrivals[0] >= 0.2
 
 

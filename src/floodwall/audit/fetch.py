@@ -1,5 +1,6 @@
 """Fetching the audited sites: GET only, a deadline per request, redirects followed and
-recorded, a bounded number of sites at a time, and a per-host rate limit."""
+recorded, a bounded number of sites at a time, and a per-host rate limit (one request to a
+host at a time, the next 1/rate s after the previous one ended)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import asyncio
 import errno
 import socket
 import ssl
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -18,6 +17,7 @@ import httpx
 from floodwall import __version__
 from floodwall.audit.model import Fetched, Hop, Page
 from floodwall.errors import ConfigError
+from floodwall.pacing import HostPacers
 
 ERROR_PROBE_PATH = "/floodwall-audit-missing-page"
 """Path fetched on each origin to see which headers its error pages send."""
@@ -50,34 +50,12 @@ class FetchFailure(Exception):
     """A site could not be fetched; the message is the line shown in the report."""
 
 
-class HostRateLimiter:
-    """Spaces the requests to each host at least 1/rate seconds apart."""
-
-    def __init__(self, rate: float, *, now: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        if rate <= 0:
-            raise ValueError(f"rate must be positive, got {rate}")
-        self._interval = 1.0 / rate
-        self._now = now
-        self._sleep = sleep
-        self._next: dict[str, float] = {}
-
-    async def wait(self, host: str) -> None:
-        """Return when a request to `host` may be sent."""
-        now = self._now()
-        start = max(now, self._next.get(host, now))
-        # Reserve the slot before sleeping so concurrent callers queue up behind it.
-        self._next[host] = start + self._interval
-        if start > now:
-            await self._sleep(start - now)
-
-
 class Fetcher:
     """Fetches a site's page and an error page with GET only; use as `async with`."""
 
-    def __init__(self, options: FetchOptions, limiter: HostRateLimiter | None = None) -> None:
+    def __init__(self, options: FetchOptions, limiter: HostPacers | None = None) -> None:
         self._options = options
-        self._limiter = limiter or HostRateLimiter(options.rate)
+        self._limiter = limiter or HostPacers(options.rate)
         self._slots = asyncio.Semaphore(options.concurrency)
         self._verified = self._client(_trust(options.ca_file))
         self._unverified = self._client(False)
@@ -141,17 +119,17 @@ class Fetcher:
             host = httpx.URL(url).host
         except httpx.InvalidURL as error:
             raise FetchFailure(f"not a valid URL ({error}): {url}") from error
-        await self._limiter.wait(host)
         timeout = self._options.timeout
         try:
-            async with asyncio.timeout(timeout):
-                async with client.stream("GET", url) as response:
-                    if response.next_request is not None:
-                        return _Redirect(Hop(url, response.status_code),
-                                         str(response.next_request.url))
-                    body = await _read_html(response) if read_body else ""
-                    return Page(url=str(response.url), status=response.status_code,
-                                headers=tuple(response.headers.multi_items()), body=body)
+            # The host's turn first (not under the timeout), held while the request runs.
+            async with self._limiter.turn(host), asyncio.timeout(timeout), \
+                    client.stream("GET", url) as response:
+                if response.next_request is not None:
+                    return _Redirect(Hop(url, response.status_code),
+                                     str(response.next_request.url))
+                body = await _read_html(response) if read_body else ""
+                return Page(url=str(response.url), status=response.status_code,
+                            headers=tuple(response.headers.multi_items()), body=body)
         except (TimeoutError, httpx.TimeoutException) as error:
             raise FetchFailure(f"timed out after {timeout:g} s waiting for {url}") from error
         except httpx.ConnectError as error:

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 
 from floodwall.audit.checks import run_checks
 from floodwall.audit.csp import suggest_policy
-from floodwall.audit.fetch import Fetcher, FetchFailure, FetchOptions, HostRateLimiter
+from floodwall.audit.fetch import Fetcher, FetchFailure, FetchOptions
 from floodwall.audit.fixes import apache_snippet, nginx_snippet
 from floodwall.audit.grading import grade, score
 from floodwall.audit.model import Fetched, SiteResult
+from floodwall.pacing import HostPacers
 
 
 def targets(names: Iterable[str]) -> list[str]:
@@ -46,7 +47,7 @@ def unreachable(url: str, reason: str) -> SiteResult:
 
 
 async def audit(urls: Sequence[str], options: FetchOptions,
-                limiter: HostRateLimiter | None = None) -> list[SiteResult]:
+                limiter: HostPacers | None = None) -> list[SiteResult]:
     """Audit every URL (concurrently, within the options' limits), in the order given."""
     async with Fetcher(options, limiter) as fetcher:
         async def one(url: str) -> SiteResult:

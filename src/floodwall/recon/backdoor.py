@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from floodwall.recon.pacing import Pacer
+from floodwall.pacing import Pacer
 
 
 class BackdoorPorts:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from floodwall.errors import ReconError
-from floodwall.recon.pacing import Pacer
+from floodwall.pacing import Pacer
 
 
 class Rdap:

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 
-from floodwall.recon.pacing import Pacer
+from floodwall.pacing import Pacer
 
 
 def test_each_turn_starts_an_interval_after_the_previous_one_ended() -> None:
