@@ -33,6 +33,12 @@ actionunban = rm -f {marks}/banned-<ip>
 """
 
 
+def _two_attempts(log: Path, address: str) -> None:
+    """Write an auth.log with two failed ssh attempts of `address` (maxretry is 2)."""
+    log.write_text("".join(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x from "
+                           f"{address} port {port}\n" for port in (1, 2)))
+
+
 def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None:
     old, new = tmp_path / "old", tmp_path / "new"
     old.mkdir(), new.mkdir()
@@ -70,9 +76,7 @@ def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -
     directory = fail2ban_dir.copy_config(tmp_path / "fail2ban", native.format(root=tmp_path),
                                          {"action.d/note.conf": ACTION.format(marks=marks)})
     fail2ban_dir.floodwall_toml(tmp_path)
-    (tmp_path / "auth.log").write_text(
-        "".join(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x from 192.0.2.8 "
-                f"port {port}\n" for port in (1, 2)))
+    _two_attempts(tmp_path / "auth.log", "192.0.2.8")
 
     async def main() -> None:
         daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
@@ -104,9 +108,7 @@ def test_a_stop_lifts_command_bans_and_the_next_start_restores_them(tmp_path: Pa
     fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path),
                              {"action.d/note.conf": LIFECYCLE.format(marks=marks)})
     fail2ban_dir.floodwall_toml(tmp_path)
-    (tmp_path / "auth.log").write_text(
-        "".join(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x from 192.0.2.9 "
-                f"port {port}\n" for port in (1, 2)))
+    _two_attempts(tmp_path / "auth.log", "192.0.2.9")
 
     async def run_once(check: Callable[[], bool], what: str) -> None:
         daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
@@ -134,9 +136,7 @@ def test_a_python_action_mails_a_ban_made_from_the_log(tmp_path: Path) -> None:
         fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path).replace(
             "action = note", f"action = smtp.py[host=127.0.0.1:{port}, dest=ops@example.org]"))
         fail2ban_dir.floodwall_toml(tmp_path)
-        (tmp_path / "auth.log").write_text(
-            "".join(f"Nov 22 04:00:0{port_} host sshd[{port_}]: Invalid user x from "
-                    f"192.0.2.30 port {port_}\n" for port_ in (1, 2)))
+        _two_attempts(tmp_path / "auth.log", "192.0.2.30")
 
         async def main() -> None:
             daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
