@@ -8,10 +8,12 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floodwall.model import Ban
-from floodwall.recon.addon import ReconAddon
+
+if TYPE_CHECKING:
+    from floodwall.recon.addon import ReconAddon
 
 log = logging.getLogger("floodwall.bans")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
