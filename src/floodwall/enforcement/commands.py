@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from floodwall.config.model import CommandActionConfig, JailConfig, PythonActionConfig
 from floodwall.enforcement.base import ApplyError, Enforcer, JailFirewall
+from floodwall.enforcement.lifecycle import ActionLifecycle, Capability, Operation
 from floodwall.enforcement.python_actions import PythonAction
 from floodwall.errors import EnforcementError
 from floodwall.model import Ban, Change, Failure
@@ -133,69 +134,39 @@ def command_argv(text: str, tags: Mapping[str, str]) -> list[str]:
     return _Template(text, {}).argv(tags)
 
 
-class _CommandAction:
-    """The commands of one action of one jail, and what it has started and banned, run
-    through the life cycle of fail2ban's CommandAction."""
+class _CommandAction(ActionLifecycle):
+    """The commands of one action of one jail, run through fail2ban's life cycle, each
+    ban-time command as fail2ban's CommandAction runs it (check, repair, retry)."""
 
     def __init__(self, jail: str, config: CommandActionConfig) -> None:
-        self.jail = jail
-        self.name = config.name
+        super().__init__(jail, config.name)
         self.timeout = config.timeout
         self.norestored = config.norestored
         self.on_demand = config.start_on_demand
         self.repair_on_unban = config.repair_on_unban
         static = dict(config.tags)
         self.commands = {name: _Template(text, static) for name, text in config.commands}
-        self.started: set[str] = set()
-        """Address families started ("" for an action not started on demand)."""
-        self.banned: dict[str, tuple[Ban, dict[str, str]]] = {}
-        """Key -> the ban as this action last got it, and its tags (unban gets the same)."""
 
-    def start(self) -> None:
-        """actionstart at the jail's start (on-demand actions wait for their first ban)."""
-        if not self.on_demand and "" not in self.started:
-            self._start("")
+    def _start(self, family: str) -> bool:
+        return self.run("actionstart", self._family_tags(family), "the jail's start")
 
-    def ban(self, ban: Ban, tags: dict[str, str], restored: bool) -> None:
-        """actionban for a key new to this action, actionprolong for a changed end."""
-        known = self.banned.get(ban.key)
-        if known is not None:
-            if known[0].until != ban.until:
-                self.banned[ban.key] = (ban, tags)
-                if "actionprolong" in self.commands:
-                    self._process("actionprolong", tags, ban.key)
-            return
-        if restored and self.norestored:
-            return  # e.g. a mail action: the ban was reported before the restart
-        family = tags["family"] if self.on_demand else ""
-        if family not in self.started:
-            self._start(family)
-        self.banned[ban.key] = (ban, tags)
-        self._process("actionban", tags, ban.key)
+    def _stop(self, family: str, why: str) -> None:
+        self.run("actionstop", self._family_tags(family), why)
 
-    def unban(self, key: str) -> None:
-        """actionunban for a key this action banned."""
-        known = self.banned.pop(key, None)
-        if known is not None:
-            self._process("actionunban", known[1], key)
+    def _send(self, operation: Operation, tags: dict[str, str], what: str) -> None:
+        self._process(f"action{operation}", tags, what)
 
-    def reload(self) -> None:
-        """actionreload (the configuration was read again and this action did not change)."""
-        if self.started and "actionreload" in self.commands:
-            self.run("actionreload", {}, "a reload")
+    def _flush(self, family: str, why: str) -> bool:
+        return self.run("actionflush", self._family_tags(family), why)
 
-    def release(self, why: str) -> None:
-        """Lift every ban (one actionflush where the action has it, else actionunban for
-        each), then actionstop for every family started: fail2ban's jail stop."""
-        if self.banned and self.started and "actionflush" in self.commands and all(
-                self.run("actionflush", self._family_tags(family), why)
-                for family in sorted(self.started)):
-            self.banned.clear()
-        for key in list(self.banned):
-            self.unban(key)
-        for family in sorted(self.started):
-            self.run("actionstop", self._family_tags(family), why)
-        self.started.clear()
+    def _reload(self) -> None:
+        self.run("actionreload", {}, "a reload")
+
+    def _can(self, operation: Capability) -> bool:
+        return f"action{operation}" in self.commands
+
+    def _norestored(self) -> bool:
+        return self.norestored
 
     def run(self, command: str, dynamic: Mapping[str, str], what: str) -> bool:
         """Run one command (True if it ran and succeeded); refusals and failures are logged."""
@@ -220,10 +191,6 @@ class _CommandAction:
                       command, what, result.returncode, result.stderr.strip()[-500:])
             return False
         return True
-
-    def _start(self, family: str) -> None:
-        if self.run("actionstart", self._family_tags(family), "the jail's start"):
-            self.started.add(family)
 
     def _family_tags(self, family: str) -> dict[str, str]:
         return {"family": family} if family else {}
@@ -259,9 +226,9 @@ class _CommandAction:
                 return False
             self.started.add(family)
         else:
-            self.run("actionstop", self._family_tags(family), what)
+            self._stop(family, what)
             self.started.discard(family)
-            self._start(family)
+            self._begin(family)
         if not self.run("actioncheck", tags, what):
             log.critical("jail %s: action %s: unable to restore the environment", self.jail,
                          self.name)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from floodwall.config.model import PythonActionConfig
-from floodwall.model import Ban
+from floodwall.enforcement.lifecycle import ActionLifecycle, Capability, Operation
 
 log = logging.getLogger("floodwall.enforcement")
 
@@ -61,56 +61,38 @@ def action_info(tags: dict[str, str]) -> dict[str, Any]:
     return info
 
 
-class PythonAction:
-    """One Python action of one jail, and what it has started and banned."""
+class PythonAction(ActionLifecycle):
+    """One Python action of one jail, run through fail2ban's life cycle in its helper."""
 
     def __init__(self, jail: str, config: PythonActionConfig) -> None:
-        self.jail = jail
-        self.name = config.name
+        super().__init__(jail, config.name)
         self.config = config
-        self.started: set[str] = set()
-        """{""} once the action's start() ran."""
-        self.banned: dict[str, tuple[Ban, dict[str, str]]] = {}
-        """Key -> the ban as this action last got it, and its tags (unban gets the same)."""
         self._helper: subprocess.Popen[str] | None = None
         self._features: dict[str, Any] = {}
 
-    def start(self) -> None:
-        """The action's start() at the jail's start."""
-        if "" not in self.started and self._call({"op": "start"}, "the jail's start"):
-            self.started.add("")
+    def _start(self, family: str) -> bool:
+        return self._call({"op": "start"}, "the jail's start")
 
-    def ban(self, ban: Ban, tags: dict[str, str], restored: bool) -> None:
-        """The action's ban() for a key new to it (a changed end only updates what it holds)."""
-        if ban.key in self.banned:
-            self.banned[ban.key] = (ban, tags)
-            return
-        if restored and self._features.get("norestored"):
-            return
-        self.banned[ban.key] = (ban, tags)
-        self._call({"op": "ban", "info": action_info(tags)}, ban.key)
+    def _stop(self, family: str, why: str) -> None:
+        self._call({"op": "stop"}, why)
 
-    def unban(self, key: str) -> None:
-        """The action's unban() for a key it banned."""
-        known = self.banned.pop(key, None)
-        if known is not None:
-            self._call({"op": "unban", "info": action_info(known[1])}, key)
+    def _send(self, operation: Operation, tags: dict[str, str], what: str) -> None:
+        self._call({"op": operation, "info": action_info(tags)}, what)
 
-    def reload(self) -> None:
-        """The action's reload(), where its class has one."""
-        if self.started and self._features.get("reload"):
-            self._call({"op": "reload"}, "a reload")
+    def _flush(self, family: str, why: str) -> bool:
+        return self._call({"op": "flush"}, why)
 
-    def release(self, why: str) -> None:
-        """Lift every ban (flush() where the class has it, else unban() each), then stop()."""
-        if self.banned and self.started and self._features.get("flush") and self._call(
-                {"op": "flush"}, why):
-            self.banned.clear()
-        for key in list(self.banned):
-            self.unban(key)
-        if self.started:
-            self._call({"op": "stop"}, why)
-            self.started.clear()
+    def _reload(self) -> None:
+        self._call({"op": "reload"}, "a reload")
+
+    def _can(self, operation: Capability) -> bool:
+        # fail2ban's Python actions have no prolong: a changed end only updates what is held.
+        return operation != "prolong" and bool(self._features.get(operation))
+
+    def _norestored(self) -> bool:
+        return bool(self._features.get("norestored"))
+
+    def _released(self) -> None:
         self._close()
 
     def _call(self, request: dict[str, Any], what: str) -> bool:
