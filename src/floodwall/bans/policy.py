@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.escalation import escalated_bantime
-from floodwall.bans.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.config.model import JailConfig
+from floodwall.enforcement.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.model import Ban, Decision
 
 History = Callable[[str, float, "str | None"], int]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from floodwall.addresses import Allowlist
-from floodwall.bans.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.bans.policy import BanPolicy
 from floodwall.config.model import JailConfig
+from floodwall.enforcement.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.model import Decision
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from floodwall.enforcement.commands import RefusedValue, command_argv
 
-log = logging.getLogger("floodwall.bans")
+log = logging.getLogger("floodwall.enforcement")
 
 TIMEOUT_SECONDS = 10.0
 """How long the command may take; past it the address is banned as if it answered 1."""
