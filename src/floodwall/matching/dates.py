@@ -121,8 +121,8 @@ def parse_syslog(text: str, *, now: float) -> SyslogRecord | None:
     """Split a classic (`Nov 22 04:15:57 host prog[pid]: msg`) or RFC 3339 syslog line."""
     match = _SYSLOG_CLASSIC.match(text)
     if match is not None:
-        month_name, day, hour, minute, second, host, program, pid, message = match.groups()
-        stamp = _classic_time(month_name, int(day), int(hour), int(minute), second, now)
+        host, program, pid, message = match.group(6, 7, 8, 9)
+        stamp = _classic_stamp(match, now)
     else:
         match = _SYSLOG_ISO.match(text)
         if match is None:
@@ -140,10 +140,15 @@ def parse_syslog_time(text: str, *, now: float) -> float | None:
     splitting the rest of the line."""
     match = _SYSLOG_CLASSIC.match(text)
     if match is not None:
-        month_name, day, hour, minute, second = match.group(1, 2, 3, 4, 5)
-        return _classic_time(month_name, int(day), int(hour), int(minute), second, now)
+        return _classic_stamp(match, now)
     match = _SYSLOG_ISO.match(text)
     return None if match is None else parse_iso_time(match.group(1))
+
+
+def _classic_stamp(match: re.Match[str], now: float) -> float | None:
+    """The time of a line `_SYSLOG_CLASSIC` matched."""
+    month_name, day, hour, minute, second = match.group(1, 2, 3, 4, 5)
+    return _classic_time(month_name, int(day), int(hour), int(minute), second, now)
 
 
 _CLASSIC_CACHE: dict[tuple[str, int, int, int, str], tuple[float | None, float, float]] = {}
