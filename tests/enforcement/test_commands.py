@@ -15,6 +15,7 @@ from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
 from floodwall.model import Ban, Change, Failure, SourceLine
+from tests.support.netns import wait_until
 
 SSHD_FILTER = Path("/etc/fail2ban/filter.d/sshd.conf")
 ARGV_ACTION = """[Definition]
@@ -59,12 +60,15 @@ def test_start_ban_unban_stop_run_without_a_shell(tmp_path: Path) -> None:
     inner = RecordingEnforcer()
     enforcer = CommandEnforcer(inner, [_jail(tmp_path, ARGV_ACTION, firewall=True)])
     enforcer.setup([JailFirewall("sshd", ("ssh",))])
+    assert enforcer.settle(10)
     assert (tmp_path / "started-sshd").exists()
     enforcer.apply([Change("add", _ban("192.0.2.8")), Change("add", _ban("2001:db8::8"))], 0)
+    assert enforcer.settle(10)
     assert (tmp_path / "banned-192.0.2.8-3").exists()
     assert (tmp_path / "banned-2001:db8::8-3").exists()
     assert inner.elements() == {"sshd": ["192.0.2.8", "2001:db8::8"]}  # native one too
     enforcer.apply([Change("remove", _ban("192.0.2.8"))], 0)
+    assert enforcer.settle(10)
     assert not (tmp_path / "banned-192.0.2.8-3").exists()
     enforcer.teardown()
     assert not (tmp_path / "started-sshd").exists() and inner.teardowns == 1
@@ -79,8 +83,10 @@ def test_shell_metacharacters_from_a_log_line_are_refused_and_logged_never_run(
     jail = _jail(tmp_path, SHELL_ACTION, firewall=False)
     enforcer = CommandEnforcer(RecordingEnforcer(), [jail], evidence=lambda ban: failures)
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     with caplog.at_level(logging.ERROR, logger="floodwall.enforcement"):
         enforcer.apply([Change("add", _ban("192.0.2.9"))], 0)
+        assert enforcer.settle(10)
     assert not (tmp_path / "pwned").exists()
     assert not (tmp_path / "users").exists() and not (tmp_path / "shell-banned-192.0.2.9").exists()
     [record] = caplog.records
@@ -96,8 +102,10 @@ def test_a_plain_user_name_reaches_a_shell_command(tmp_path: Path) -> None:
     enforcer = CommandEnforcer(inner, [_jail(tmp_path, SHELL_ACTION, firewall=False)],
                                evidence=lambda ban: failures)
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     assert inner.setups == [()]  # a command-only jail gets no firewall set
     enforcer.apply([Change("add", _ban("192.0.2.10"))], 0)
+    assert enforcer.settle(10)
     assert (tmp_path / "users").read_text() == "admin\n"
     assert (tmp_path / "shell-banned-192.0.2.10").exists()
     assert inner.changes == [] and enforcer.elements() == {"sshd": ["192.0.2.10"]}
@@ -123,6 +131,7 @@ def test_the_daemon_hands_a_bans_failures_to_command_actions(tmp_path: Path) -> 
     failures = _sshd_failures("operator", "192.0.2.11")
     now = failures[0].time
     daemon.ban([Decision("sshd", "192.0.2.11", now, "3 failures", tuple(failures), 3)], now)
+    assert daemon.enforcer.settle(10)  # type: ignore[attr-defined]
     assert (tmp_path / "users").read_text() == "operator\n"
     assert (tmp_path / "shell-banned-192.0.2.11").exists()
     daemon.database.close()
@@ -140,18 +149,24 @@ def test_an_extended_ban_runs_actionprolong_where_the_action_has_one(tmp_path: P
     enforcer = CommandEnforcer(RecordingEnforcer(),
                                [_jail(tmp_path, PROLONG_ACTION, firewall=False)])
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     first = _ban("192.0.2.8")
     longer = Ban("192.0.2.8", "sshd", first.start, first.start + 7200, count=6)
     enforcer.apply([Change("add", first)], 0)
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", longer)], 0)
+    assert enforcer.settle(10)
     assert (tmp_path / "banned-192.0.2.8").exists()
     assert (tmp_path / "prolonged-192.0.2.8-7200").exists()
     # without actionprolong an extension runs nothing (not actionban again)
     plain = CommandEnforcer(RecordingEnforcer(), [_jail(tmp_path, ARGV_ACTION, firewall=False)])
     plain.setup([JailFirewall("sshd")])
+    assert plain.settle(10)
     plain.apply([Change("add", _ban("192.0.2.9"))], 0)
+    assert plain.settle(10)
     (tmp_path / "banned-192.0.2.9-3").unlink()
     plain.apply([Change("add", longer)], 0)
+    assert plain.settle(10)
     assert not list(tmp_path.glob("banned-192.0.2.9-*"))
 
 
@@ -160,16 +175,22 @@ def test_a_reload_restarts_changed_actions_and_bans_again(tmp_path: Path) -> Non
     old_dir.mkdir(), new_dir.mkdir()
     enforcer = CommandEnforcer(RecordingEnforcer(), [_jail(old_dir, ARGV_ACTION, firewall=True)])
     enforcer.setup([JailFirewall("sshd", ("ssh",))])
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    assert enforcer.settle(10)
     assert (old_dir / "started-sshd").exists() and (old_dir / "banned-192.0.2.8-3").exists()
     # the same actions: nothing stops, nothing is banned twice
     enforcer.reconfigure([_jail(old_dir, ARGV_ACTION, firewall=True)])
+    assert enforcer.settle(10)
     assert (old_dir / "started-sshd").exists()
     # changed actions: the old ones stop, the new ones start and get the active bans
     enforcer.reconfigure([_jail(new_dir, ARGV_ACTION, firewall=True)])
+    assert enforcer.settle(10)
     assert not (old_dir / "started-sshd").exists()
     enforcer.setup([JailFirewall("sshd", ("ssh",))])
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    assert enforcer.settle(10)
     assert (new_dir / "started-sshd").exists() and (new_dir / "banned-192.0.2.8-3").exists()
 
 
@@ -203,11 +224,14 @@ def test_norestored_actions_skip_the_bans_restored_at_start(tmp_path: Path) -> N
     enforcer = CommandEnforcer(RecordingEnforcer(), [_jail_of(
         tmp_path, LIFECYCLE_ACTION.format(dir=plain), quiet)])
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8"), restored=True),
                     Change("add", _ban("192.0.2.9"))], 0)
+    assert enforcer.settle(10)
     assert (plain / "banned-192.0.2.8-1").exists() and (plain / "banned-192.0.2.9-0").exists()
     assert not list(mail.glob("banned-192.0.2.8-*")) and (mail / "banned-192.0.2.9-0").exists()
     enforcer.apply([Change("remove", _ban("192.0.2.8"))], 0)
+    assert enforcer.settle(10)
     assert (plain / "unbanned-192.0.2.8").exists()
     assert not (mail / "unbanned-192.0.2.8").exists()  # it never banned it
 
@@ -222,7 +246,9 @@ def test_stop_flushes_once_or_unbans_each_then_stops_and_a_restart_bans_again(
     inner = RecordingEnforcer()
     enforcer = CommandEnforcer(inner, [jail])
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8")), Change("add", _ban("192.0.2.9"))], 0)
+    assert enforcer.settle(10)
     enforcer.close()
     assert (flushing / "flushed").exists() and not list(flushing.glob("unbanned-*"))
     assert sorted(p.name for p in unbanning.glob("unbanned-*")) == [
@@ -232,7 +258,9 @@ def test_stop_flushes_once_or_unbans_each_then_stops_and_a_restart_bans_again(
 
     again = CommandEnforcer(RecordingEnforcer(), [jail])  # the next start, from the ledger
     again.setup([JailFirewall("sshd")])
+    assert again.settle(10)
     again.apply([Change("add", _ban("192.0.2.8"), restored=True)], 0)
+    assert again.settle(10)
     assert (flushing / "started").exists() and (flushing / "banned-192.0.2.8-1").exists()
 
 
@@ -242,10 +270,15 @@ def test_a_reload_of_unchanged_actions_runs_actionreload_and_nothing_else(
         "[Init]", f"actionprolong = touch {tmp_path}/prolonged\n[Init]"))
     enforcer = CommandEnforcer(RecordingEnforcer(), [jail])
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    assert enforcer.settle(10)
     enforcer.reconfigure([jail])
+    assert enforcer.settle(10)
     enforcer.setup([JailFirewall("sshd")])  # the daemon rebuilds the firewall from the ledger
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8"), restored=True)], 0)
+    assert enforcer.settle(10)
     assert (tmp_path / "reloaded").exists()
     assert not (tmp_path / "prolonged").exists() and not (tmp_path / "flushed").exists()
     assert not (tmp_path / "banned-192.0.2.8-1").exists()
@@ -272,11 +305,14 @@ def test_a_failed_ban_checks_repairs_bans_again_and_retries(
     enforcer = CommandEnforcer(RecordingEnforcer(), [_jail_of(
         tmp_path, REPAIR_ACTION.format(dir=tmp_path, repair=repair))])
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    assert enforcer.settle(10)
     (tmp_path / "chain").unlink()  # someone flushed the firewall behind our back
     (tmp_path / "banned-192.0.2.8").unlink()
     with caplog.at_level(logging.ERROR, logger="floodwall.enforcement"):
         enforcer.apply([Change("add", _ban("192.0.2.9"))], 0)
+        assert enforcer.settle(10)
     assert (tmp_path / "chain").exists() and (tmp_path / "banned-192.0.2.9").exists()
     if repair:  # actionrepair, then actionreban for what the action held
         assert (tmp_path / "repaired").exists() and (tmp_path / "rebanned-192.0.2.8").exists()
@@ -290,10 +326,13 @@ def test_a_failed_unban_is_not_repaired_unless_asked(tmp_path: Path,
     enforcer = CommandEnforcer(RecordingEnforcer(), [_jail_of(
         tmp_path, REPAIR_ACTION.format(dir=tmp_path, repair=""))])
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+    assert enforcer.settle(10)
     (tmp_path / "chain").unlink()
     with caplog.at_level(logging.ERROR, logger="floodwall.enforcement"):
         enforcer.apply([Change("remove", _ban("192.0.2.8"))], 0)
+        assert enforcer.settle(10)
     assert not (tmp_path / "chain").exists()  # not restarted for an unban
     assert any("actionrepair_on_unban" in r.getMessage() for r in caplog.records)
 
@@ -313,11 +352,46 @@ def test_an_on_demand_action_starts_per_address_family_at_its_first_ban(
     enforcer = CommandEnforcer(RecordingEnforcer(), [_jail_of(
         tmp_path, ON_DEMAND_ACTION.format(dir=tmp_path))])
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     assert not list(tmp_path.glob("started-*"))
     enforcer.apply([Change("add", _ban("192.0.2.8")), Change("add", _ban("192.0.2.9"))], 0)
+    assert enforcer.settle(10)
     assert [p.name for p in tmp_path.glob("started-*")] == ["started-inet4"]
     enforcer.apply([Change("add", _ban("2001:db8::8"))], 0)
+    assert enforcer.settle(10)
     assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-inet4",
                                                                  "started-inet6"]
     enforcer.close()
     assert not list(tmp_path.glob("started-*"))
+
+
+GATED_ACTION = """[Definition]
+actionban = i=0; while [ ! -e <dir>/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; touch <dir>/banned-<ip>
+[Init]
+dir = {dir}
+"""
+
+
+def test_a_slow_action_holds_up_neither_the_firewall_nor_the_other_jails(
+        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    slow_dir, fast_dir = tmp_path / "slow", tmp_path / "fast"
+    slow_dir.mkdir(), fast_dir.mkdir()
+    slow = _jail_of(slow_dir, GATED_ACTION.format(dir=slow_dir))
+    fast = replace(_jail_of(fast_dir, LIFECYCLE_ACTION.format(dir=fast_dir)), name="web",
+                   firewall=True)
+    inner = RecordingEnforcer()
+    enforcer = CommandEnforcer(inner, [slow, fast])
+    enforcer.setup([JailFirewall("sshd"), JailFirewall("web")])
+    web_ban = Ban("192.0.2.20", "web", 1_700_000_000.0, 1_700_000_600.0, count=3)
+    enforcer.apply([Change("add", _ban("192.0.2.8")), Change("add", web_ban)], 0)
+    # apply returned while sshd's actionban still waits for its gate
+    assert inner.elements() == {"web": ["192.0.2.20"]}
+    assert not enforcer.settle(0.2) and not (slow_dir / "banned-192.0.2.8").exists()
+    wait_until(lambda: (fast_dir / "banned-192.0.2.20-0").exists(), 10, "web's actionban")
+    assert not (slow_dir / "banned-192.0.2.8").exists()
+    (slow_dir / "go").touch()
+    assert enforcer.settle(10) and (slow_dir / "banned-192.0.2.8").exists()
+    enforcer.close()
+    assert not (fast_dir / "started").exists()

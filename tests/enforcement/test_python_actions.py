@@ -85,10 +85,14 @@ def test_a_python_action_is_started_banned_flushed_and_stopped(tmp_path: Path) -
     enforcer = CommandEnforcer(RecordingEnforcer(), [jail],
                                evidence=lambda ban: ())
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("192.0.2.8")),
                     Change("add", _ban("192.0.2.9"), restored=True)], 0)  # norestored
+    assert enforcer.settle(10)
     enforcer.apply([Change("remove", _ban("192.0.2.8"))], 0)
+    assert enforcer.settle(10)
     enforcer.apply([Change("add", _ban("2001:db8::7", count=5))], 0)
+    assert enforcer.settle(10)
     enforcer.close()
     assert _calls(out) == [
         ["sshd", "start", 3600.0], ["sshd", "ban", "192.0.2.8", 3, "", 0],
@@ -101,9 +105,12 @@ def test_a_hanging_python_action_is_cut_short_and_the_next_ban_still_runs(
     jail, out = _jail(tmp_path, slow="yes")
     enforcer = CommandEnforcer(RecordingEnforcer(), [jail])
     enforcer.setup([JailFirewall("sshd")])
+    assert enforcer.settle(10)
     with caplog.at_level(logging.ERROR, logger="floodwall.enforcement"):
         enforcer.apply([Change("add", _ban("192.0.2.99"))], 0)  # sleeps 30 s in the action
+        assert enforcer.settle(10)
         enforcer.apply([Change("add", _ban("192.0.2.10"))], 0)
+        assert enforcer.settle(10)
     assert any("no answer within 2s" in r.getMessage() for r in caplog.records)
     calls = _calls(out)
     # the helper was started again, and started the action again, before the next ban
@@ -127,7 +134,9 @@ def test_debians_smtp_action_mails_the_start_and_the_ban(tmp_path: Path) -> None
             "smtp": "python action (run by fail2ban's Python)"}
         enforcer = CommandEnforcer(RecordingEnforcer(), [sshd.config])
         enforcer.setup([JailFirewall("sshd")])
+        assert enforcer.settle(10)
         enforcer.apply([Change("add", _ban("192.0.2.8"))], 0)
+        assert enforcer.settle(10)
         enforcer.close()
     subjects = [next(line for line in message.splitlines() if line.startswith("Subject:"))
                 for message in messages]

@@ -52,7 +52,7 @@ def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None
         daemon = Daemon(load_config(tmp_path / "floodwall.toml"))  # dry-run + command actions
         await daemon.start()
         try:
-            assert (old / "started").exists()
+            await until(lambda: (old / "started").exists(), "the action's start", timeout=20.0)
             with log.open("a") as writer:
                 for port in (1, 2):
                     writer.write(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x "
@@ -61,8 +61,10 @@ def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None
                         timeout=20.0)
             (directory / "action.d" / "note.conf").write_text(ACTION.format(marks=new))
             await daemon.reload()
-            assert not (old / "started").exists()  # the old action stopped
-            assert (new / "started").exists() and (new / "banned-192.0.2.7").exists()
+            await until(lambda: not (old / "started").exists(), "the old action's stop",
+                        timeout=20.0)
+            await until(lambda: (new / "started").exists() and (new / "banned-192.0.2.7").exists(),
+                        "the new action's start and ban", timeout=20.0)
         finally:
             await daemon.shutdown()
 
@@ -86,7 +88,9 @@ def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -
             assert not (marks / "started").exists()
             (directory / "jail.local").write_text(JAIL_LOCAL.format(root=tmp_path))
             await daemon.reload()
-            assert (marks / "started").exists() and (marks / "banned-192.0.2.8").exists()
+            await until(lambda: (marks / "started").exists()
+                        and (marks / "banned-192.0.2.8").exists(), "the action's start and ban",
+                        timeout=20.0)
         finally:
             await daemon.shutdown()
 

@@ -15,13 +15,17 @@ a shell gets every value through shlex.quote (a no-op for values that passed val
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
 import shlex
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from floodwall.config.model import CommandActionConfig, JailConfig, PythonActionConfig
 from floodwall.enforcement.base import ApplyError, Enforcer, JailFirewall
@@ -240,13 +244,56 @@ class _CommandAction(ActionLifecycle):
         return True
 
 
+class _JailQueue:
+    """One jail's action calls, run in order on a thread of their own (as fail2ban runs a
+    jail's actions in the jail's thread): a slow command (a mail, a whois) delays that
+    jail's later actions, never the daemon's loop nor the other jails."""
+
+    def __init__(self, jail: str) -> None:
+        self.jail = jail
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"floodwall-actions-{jail}")
+        self._last: Future[None] | None = None
+
+    def submit(self, call: Callable[[], None]) -> None:
+        """Run `call` after every call submitted before it."""
+        self._last = self._pool.submit(self._guarded, call)
+
+    def settle(self, timeout: float | None) -> bool:
+        """Wait until every call submitted so far has run; False if `timeout` ran out first."""
+        last = self._last
+        if last is None:
+            return True
+        try:
+            last.result(timeout)
+        except FutureTimeout:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Run what is queued, then end the thread."""
+        self._pool.shutdown(wait=True)
+
+    def _guarded(self, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except Exception:  # an action's own failures are logged where they happen
+            log.exception("jail %s: an action call failed unexpectedly", self.jail)
+
+
 class CommandEnforcer:
-    """Runs the jails' fail2ban command actions around a native enforcer."""
+    """Runs the jails' fail2ban command actions around a native enforcer.
+
+    The native firewall changes are applied at once; each jail's action calls (start, ban,
+    unban, reload, stop) are queued to that jail's own thread and run there in order, so
+    `apply` returns without waiting for commands. `settle` waits for them; `close` and
+    `teardown` run everything queued before they return.
+    """
 
     def __init__(self, inner: Enforcer, jails: Sequence[JailConfig], *,
                  evidence: Evidence | None = None) -> None:
         self.inner = inner
         self._evidence = evidence
+        self._queues: dict[str, _JailQueue] = {}
         self._banned: dict[str, set[str]] = {}
         self._configs: dict[str, tuple[CommandActionConfig | PythonActionConfig, ...]] = {}
         self._actions: dict[str, list[_CommandAction | PythonAction]] = {}
@@ -264,10 +311,10 @@ class CommandEnforcer:
             if configs.get(name) == self._configs[name]:
                 actions[name] = running
                 for action in running:
-                    action.reload()
+                    self._queue(name).submit(action.reload)
                 continue
             for action in reversed(running):
-                action.release("a reload")
+                self._queue(name).submit(functools.partial(action.release, "a reload"))
             self._banned.pop(name, None)
         for name, commands in configs.items():
             actions.setdefault(name, [
@@ -280,9 +327,9 @@ class CommandEnforcer:
     def setup(self, jails: Sequence[JailFirewall]) -> None:
         """Set up the native firewall, then start the actions not yet started."""
         self.inner.setup([jail for jail in jails if jail.name not in self._no_firewall])
-        for actions in self._actions.values():
+        for name, actions in self._actions.items():
             for action in actions:
-                action.start()
+                self._queue(name).submit(action.start)
 
     def apply(self, changes: Sequence[Change], now: float) -> None:
         """Native changes first; then actionban/actionunban for jails with command actions."""
@@ -305,6 +352,16 @@ class CommandEnforcer:
             found[name] = sorted(self._banned[name])
         return found
 
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every action call queued so far has run (at most `timeout` seconds
+        for all jails together); whether they all have."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for queue in list(self._queues.values()):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not queue.settle(left):
+                return False
+        return True
+
     def close(self) -> None:
         """The daemon stops: lift the command actions' bans and stop them, as fail2ban's
         stop does (the native firewall keeps its bans); restored at the next start."""
@@ -316,20 +373,31 @@ class CommandEnforcer:
         self._release_all("the jail's stop")
         self.inner.teardown()
 
+    def _queue(self, jail: str) -> _JailQueue:
+        queue = self._queues.get(jail)
+        if queue is None:
+            queue = self._queues[jail] = _JailQueue(jail)
+        return queue
+
     def _release_all(self, why: str) -> None:
+        """Queue every action's release, then run all that is queued and end the threads."""
         for name in sorted(self._actions):
             for action in reversed(self._actions[name]):
-                action.release(why)
+                self._queue(name).submit(functools.partial(action.release, why))
             self._banned[name] = set()
+        queues, self._queues = self._queues, {}
+        for queue in queues.values():
+            queue.close()
 
     def _run(self, change: Change) -> None:
         ban = change.ban
         banned = self._banned[ban.jail]
         actions = self._actions[ban.jail]
+        queue = self._queue(ban.jail)
         if change.action == "remove":
             banned.discard(ban.key)
             for action in actions:
-                action.unban(ban.key)
+                queue.submit(functools.partial(action.unban, ban.key))
             return
         failures = self._evidence(ban) if self._evidence is not None else ()
         try:
@@ -339,4 +407,4 @@ class CommandEnforcer:
             return
         banned.add(ban.key)
         for action in actions:
-            action.ban(ban, tags, change.restored)
+            queue.submit(functools.partial(action.ban, ban, tags, change.restored))
