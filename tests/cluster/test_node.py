@@ -192,6 +192,30 @@ def test_a_node_restarted_after_a_fleet_ban_enforces_it_at_start(
     _fleet(tmp_path, redis_server, ["gw1", "gw2"], body)
 
 
+def test_a_node_back_after_its_unban_was_trimmed_from_the_stream_lifts_the_ban(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    async def body(one: Node, two: Node) -> None:
+        one.ban("192.0.2.77")
+        await until(lambda: two.banned("manual") == ["192.0.2.77"], "the ban on gw2")
+        await two.daemon.shutdown()
+        one.daemon.manual_unban({"address": "192.0.2.77"})
+        await until(lambda: redis_server.client().hlen("floodwall:t:lifted") == 1, "the unban")
+        redis_server.client().xtrim("floodwall:t:decisions", maxlen=0)  # as MAXLEN trims it
+        again = Node(tmp_path, "gw2", redis_server.url)
+        await again.daemon.start()
+        try:
+            await until(lambda: again.cluster.connected, "gw2's catch-up")
+            assert again.banned("manual") == []
+            ended = again.daemon.database.bans_of("192.0.2.77")[0]
+            assert ended.end_reason == "unbanned in the fleet while this node was away"
+            assert [d["action"] for d in _stream(redis_server)] == []  # nothing published
+        finally:
+            await again.daemon.shutdown()
+        two.daemon = Daemon(two.config, enforcer=two.enforcer)  # the fixture shuts it down
+
+    _fleet(tmp_path, redis_server, ["gw1", "gw2"], body)
+
+
 def test_a_wrong_password_is_reported_and_the_node_works_alone(tmp_path: Path) -> None:
     if SKIP_REASON is not None:
         pytest.skip(f"LOUD SKIP: {SKIP_REASON}")

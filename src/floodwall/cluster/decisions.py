@@ -139,6 +139,14 @@ class DecisionStream:
         return [FleetDecision.from_json(text)
                 for text in await self._active(keys=[self.state], args=[repr(now)])]
 
+    async def lifted_at(self, bans: Sequence[Ban]) -> list[float | None]:
+        """For each ban, when the fleet last lifted its jail and key (None: never)."""
+        if not bans:
+            return []
+        answer: Any = await self.client.hmget(self.lifted,
+                                              [f"{ban.jail}|{ban.key}" for ban in bans])
+        return [None if value is None else float(value) for value in answer]
+
     async def last_id(self) -> str:
         """ID of the newest decision ever added ("0-0" when the stream does not exist)."""
         try:

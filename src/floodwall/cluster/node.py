@@ -189,7 +189,9 @@ class ClusterNode:
             await self._publish_wanted.wait()
 
     async def _catch_up(self, stream: DecisionStream) -> None:
-        """Missed decisions in order, then our own bans again, then the fleet's state."""
+        """Missed decisions in order, then our own bans again, then the fleet's state, then
+        the bans the fleet lifted after they were made (their unbans may have been trimmed
+        from the stream while this node was away)."""
         assert self._daemon is not None
         newest = await stream.last_id()
         if self.cursor is not None and stream_id(self.cursor) <= stream_id(newest):
@@ -199,7 +201,25 @@ class ClusterNode:
                if ban.origin in LOCAL_ORIGINS]
         await stream.publish(own)
         self._apply(await stream.active(self._daemon.clock.now()), skip_own=False)
+        await self._lift_what_the_fleet_lifted(stream)
         self._set_cursor(newest)
+
+    async def _lift_what_the_fleet_lifted(self, stream: DecisionStream) -> None:
+        """Lift (without publishing again) each active ban made no later than the fleet's
+        latest unban of its jail and key: Redis refuses such a ban, so no node keeps it."""
+        daemon = self._daemon
+        assert daemon is not None
+        active = daemon.ledger.active()
+        stale = [ban for ban, lifted in zip(active, await stream.lifted_at(active), strict=True)
+                 if lifted is not None and ban.start <= lifted]
+        now = daemon.clock.now()
+        self._remote = True
+        try:
+            for ban in stale:
+                daemon.lift_bans(ban.key, now, "unbanned in the fleet while this node was away",
+                                 ban.jail)
+        finally:
+            self._remote = False
 
     async def _follow(self, stream: DecisionStream) -> None:
         while not self._stopping:
