@@ -79,6 +79,18 @@ def test_evidence_slides_with_the_window() -> None:
     assert [f.time for f in decided.failures] == [2.0, 11.0, 11.5, 11.8]
 
 
+def test_a_source_that_pauses_longer_than_findtime_starts_over_and_is_still_caught() -> None:
+    windows = SlidingWindows(maxretry=3, findtime=10)
+    windows.add(_failure("a", 0.0))
+    windows.add(_failure("a", 1.0))  # half the threshold: evidence kept from here
+    assert windows.add(_failure("a", 30.0)) is None  # both fell out; the evidence too
+    assert windows.count("a") == 1
+    assert windows.add(_failure("a", 31.0)) is None
+    decided = windows.add(_failure("a", 32.0))
+    assert decided is not None and decided.count == 3
+    assert [f.time for f in decided.failures] == [31.0, 32.0]
+
+
 def test_maxretry_one_decides_at_once_and_keeps_nothing() -> None:
     windows = SlidingWindows(maxretry=1, findtime=10)
     decided = windows.add(_failure("a", 3.0))

@@ -169,3 +169,46 @@ def test_restart_reapplies_active_bans_and_resumes_logs(tmp_path: Path) -> None:
 
     _scenario(tmp_path, first)
     _scenario(tmp_path, second)
+
+
+def _at(client: str, minute: int, second: int) -> str:
+    return (f'{client} - - [02/Mar/2026:08:{minute:02d}:{second:02d} +0000] "GET /x HTTP/1.1" '
+            '404 153 "-" "scanner"\n')
+
+
+def test_a_source_back_after_a_pause_longer_than_findtime_is_banned_and_costs_no_one_a_ban(
+        tmp_path: Path) -> None:
+    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        _append(tmp_path, "a.example", _at("203.0.113.20", 0, 1) + _at("203.0.113.20", 0, 2))
+        _append(tmp_path, "a.example", _at("203.0.113.20", 10, 0))  # 10 minutes later
+        await until(lambda: daemon.lines_read == 3, "3 lines read")
+        # One batch: the returning source again, and another source's 4 failures.
+        _append(tmp_path, "b.example", _at("203.0.113.20", 10, 1) + "".join(
+            _at("203.0.113.21", 10, second) for second in range(4)))
+        await until(lambda: enforcer.elements()["web"] == ["203.0.113.21"], "the other's ban")
+        _append(tmp_path, "a.example", _at("203.0.113.20", 10, 2) + _at("203.0.113.20", 10, 3))
+        await until(lambda: enforcer.elements()["web"] == ["203.0.113.20", "203.0.113.21"],
+                    "the returning source's ban (4 failures within 5 minutes)")
+
+    _scenario(tmp_path, body)
+
+
+def test_a_line_that_breaks_a_jail_is_skipped_and_the_batch_still_bans(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
+        jail = daemon.pipeline.jails["web"]
+        real = jail.filter.failures
+
+        def breaks_on_one_line(entry):  # type: ignore[no-untyped-def]
+            if "203.0.113.66" in entry.line.text:
+                raise RuntimeError("a bug in a filter")
+            return real(entry)
+
+        jail.filter.failures = breaks_on_one_line  # type: ignore[method-assign]
+        _append(tmp_path, "a.example", _at("203.0.113.66", 0, 0) + "".join(
+            _at("203.0.113.22", 0, second) for second in range(1, 5)))
+        await until(lambda: enforcer.elements()["web"] == ["203.0.113.22"], "the ban")
+        [record] = [r for r in caplog.records if "failed" in r.getMessage()]
+        assert "a.example/logs/access.log line 1 failed; the line is skipped" in record.getMessage()
+
+    _scenario(tmp_path, body)

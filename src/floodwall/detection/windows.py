@@ -84,8 +84,11 @@ class SlidingWindows:
         count = len(times)
         evidence = self._evidence.get(key)
         if evidence is not None and evidence[0].time <= horizon:
-            evidence = [kept for kept in evidence if kept.time > horizon]
-            self._evidence[key] = evidence
+            evidence = [kept for kept in evidence if kept.time > horizon] or None
+            if evidence is None:
+                del self._evidence[key]
+            else:
+                self._evidence[key] = evidence
         if count >= self.keep_from and when > horizon:
             if evidence is None:
                 evidence = self._evidence[key] = []

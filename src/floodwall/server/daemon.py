@@ -341,9 +341,20 @@ class Daemon:
             # Several files in one batch (catching up): count in the order things happened.
             entries.sort(key=lambda e: -1.0 if e.time is None else e.time)
         decisions: list[Decision] = []
+        failed = 0
         with pipeline.deadline.armed():
             for entry in entries:
-                decisions.extend(pipeline.feed(entry))
+                try:
+                    decisions.extend(pipeline.feed(entry))
+                except Exception:  # a bug on one line must not cost the batch its bans
+                    failed += 1
+                    if failed == 1:
+                        log.exception("counting %s line %d failed; the line is skipped, the "
+                                      "other lines of the batch count on", entry.line.path,
+                                      entry.line.lineno)
+        if failed > 1:
+            log.error("%d more line(s) of this batch failed the same way and were skipped",
+                      failed - 1)
         bans = self.ban(decisions, now)
         latency = time.monotonic() - started
         for _ in bans:
