@@ -79,9 +79,9 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
     """Feed logs through the jails in timestamp order; returns the bans that would be made.
 
     With `explicit`, every jail reads every given file and skips lines it cannot parse;
-    otherwise each file goes to the jails whose logpath globs match it. When the files
-    split into access logs and syslog files read by disjoint jails, the two halves run in
-    two processes (`workers`, default: one per core, at most 2); the bans are the same.
+    otherwise each file goes to the jails whose logpath globs match it. When there are
+    jails to split, two halves of them run in two processes (`workers`, default: one per
+    core, at most 2; see `_halves`); the bans are the same.
     """
     stats = stats if stats is not None else ReplayStats()
     stats.files = [ReadProgress() for _ in paths]
@@ -93,7 +93,7 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     halves = None
     if workers > 1:
-        halves = _independent_halves(config, paths) if explicit else _by_jails(config, paths)
+        halves = _halves(config, paths, explicit)
     if halves is None:
         return _replay(config, paths, explicit, on_ban, stats.files)
     context = multiprocessing.get_context("fork")
@@ -175,56 +175,56 @@ def _bans_of(decisions: Sequence[Decision], policy: BanPolicy,
     return bans
 
 
-def _independent_halves(config: Config, paths: Sequence[str]
-                        ) -> list[tuple[list[str], tuple[str, ...]]] | None:
-    """(access-log files, access jails) and (syslog files, syslog jails), when no jail reads
-    both kinds and every file is plainly one kind; else None (one process does it all)."""
-    pipeline = Pipeline(config)
-    kinds: dict[str, list[str]] = {"access": [], "syslog": []}
+FAIL2BAN_COST = 4.0
+"""How much more a fail2ban filter costs per byte than a native jail (which shares one parse
+of the line with every jail of its file): the weight that balances the halves."""
+
+
+def _halves(config: Config, paths: Sequence[str], explicit: bool
+            ) -> list[tuple[list[str], tuple[str, ...]]] | None:
+    """The jails in two halves balanced by the work they do, with the files each half reads
+    (in the given order); None if that cannot be done. Jails are independent in a replay (no
+    history: a ban's length depends on its own jail only), and a file read in both halves
+    gives each the same lines in the same order, so the bans are those of one process.
+
+    Native jails that read the same file stay together (they share its parse); each fail2ban
+    filter jail, whose cost is its own regexes, may go alone. With `explicit` every jail
+    reads every file, except that a native jail skips the files plainly of the other kind
+    (access logs for a syslog jail and the reverse).
+    """
+    pipeline = Pipeline(config, every_jail_reads_every_file=explicit)
+    kinds: dict[str, str | None] = {}
+    if explicit and any(jail.filter.requires is not None for jail in pipeline.jails.values()):
+        probe = EntryParser([access_parser("auto")], syslog=True)
+        kinds = {path: _kind_of(path, probe) for path in paths}
+    units: list[tuple[set[str], set[str], float]] = []  # (jails, files, weight)
+    native: list[tuple[set[str], set[str]]] = []  # connected by the files they share
     for name, jail in pipeline.jails.items():
         requires = jail.filter.requires
+        files = {path for path in paths if jail in pipeline.jails_for(path)
+                 and (requires is None or kinds.get(path) in (None, requires))}
+        if not files:
+            continue
         if requires is None:
-            return None  # reads the raw text of any file (fail2ban filters)
-        kinds[requires].append(name)
-    if not kinds["access"] or not kinds["syslog"]:
-        return None
-    files: dict[str, list[str]] = {"access": [], "syslog": []}
-    probe = EntryParser([access_parser("auto")], syslog=True)
-    for path in paths:
-        kind = _kind_of(path, probe)
-        if kind is None:
-            return None
-        files[kind].append(path)
-    if not files["access"] or not files["syslog"]:
-        return None
-    return [(files[kind], tuple(kinds[kind])) for kind in ("access", "syslog")]
-
-
-def _by_jails(config: Config, paths: Sequence[str]
-              ) -> list[tuple[list[str], tuple[str, ...]]] | None:
-    """Files read by their jails' logpath globs, split in two halves no jail spans (jails
-    sharing a file stay together), balanced by size; None if that cannot be done."""
-    pipeline = Pipeline(config)
-    groups: list[tuple[set[str], list[str]]] = []  # (jails, files) of connected components
-    for path in paths:
-        jails = {jail.name for jail in pipeline.jails_for(path)}
-        joined = [group for group in groups if group[0] & jails]
-        merged: tuple[set[str], list[str]] = (set(jails), [path])
-        for group in joined:
-            groups.remove(group)
+            units.append(({name}, files, FAIL2BAN_COST * sum(_size(f) for f in files)))
+            continue
+        merged = ({name}, files)
+        for group in [group for group in native if group[1] & files]:
+            native.remove(group)
             merged[0].update(group[0])
-            merged[1].extend(group[1])
-        groups.append(merged)
-    if len(groups) < 2:
+            merged[1].update(group[1])
+        native.append(merged)
+    units += [(jails, files, float(sum(_size(f) for f in files))) for jails, files in native]
+    if len(units) < 2:
         return None
-    halves: list[tuple[set[str], list[str], int]] = [(set(), [], 0), (set(), [], 0)]
-    for jails, files in sorted(groups, key=lambda g: -sum(_size(f) for f in g[1])):
+    halves: list[tuple[set[str], set[str], float]] = [(set(), set(), 0.0), (set(), set(), 0.0)]
+    for jails, files, weight in sorted(units, key=lambda unit: (-unit[2], sorted(unit[0]))):
         lighter = min(range(2), key=lambda i: halves[i][2])
         old = halves[lighter]
-        halves[lighter] = (old[0] | jails, old[1] + files,
-                           old[2] + sum(_size(f) for f in files))
-    order = {path: index for index, path in enumerate(paths)}
-    return [(sorted(files, key=order.__getitem__), tuple(sorted(jails)))
+        halves[lighter] = (old[0] | jails, old[1] | files, old[2] + weight)
+    unread = set(paths) - halves[0][1] - halves[1][1]  # read for the line counts all the same
+    halves[1][1].update(unread)
+    return [([path for path in paths if path in files], tuple(sorted(jails)))
             for jails, files, _ in halves]
 
 
@@ -279,8 +279,13 @@ def _store(progress: list[ReadProgress], counters: Any) -> None:
 
 def _copy_progress(halves: list[tuple[list[str], tuple[str, ...]]], shared: list[Any],
                    paths: Sequence[str], stats: ReplayStats) -> None:
+    """Each file's progress: the least of the halves that read it (both read it all)."""
     position = {path: index for index, path in enumerate(paths)}
+    seen: dict[str, tuple[int, int]] = {}
     for (part, _), counters in zip(halves, shared, strict=True):
         for index, path in enumerate(part):
-            target = stats.files[position[path]]
-            target.bytes, target.lines = counters[2 * index], counters[2 * index + 1]
+            read = (counters[2 * index], counters[2 * index + 1])
+            seen[path] = min(seen.get(path, read), read)
+    for path, (done, lines) in seen.items():
+        target = stats.files[position[path]]
+        target.bytes, target.lines = done, lines

@@ -41,14 +41,15 @@ def test_replay_bans_exactly_the_ground_truth(tmp_path: Path, fmt: str) -> None:
 
 def test_two_workers_give_the_same_bans_as_one(tmp_path: Path) -> None:
     from floodwall.config.loader import load_config
-    from floodwall.replay import ReplayStats, _independent_halves, replay
+    from floodwall.replay import ReplayStats, _halves, replay
 
     generate(tmp_path, lines=60_000, vhosts=50, fmt="hoster", seed=3)
     logs = sorted(str(p) for p in tmp_path.glob("www/*/logs/access.log")) + [
         str(tmp_path / "auth.log")]
     config = load_config(ROOT / "examples" / "floodwall.toml")
-    halves = _independent_halves(config, logs)
-    assert halves is not None and [len(files) for files, _ in halves] == [50, 1]
+    halves = _halves(config, logs, explicit=True)
+    assert halves is not None and sorted((len(files), jails) for files, jails in halves) == [
+        (1, ("sshd",)), (50, ("http-get-dos", "wordpress-bruteforce"))]
     alone, split = ReplayStats(), ReplayStats()
     one = replay(config, logs, workers=1, stats=alone)
     two = replay(config, logs, workers=2, stats=split)
@@ -65,7 +66,7 @@ def test_two_workers_give_the_same_bans_as_one(tmp_path: Path) -> None:
 
 def test_jails_own_logpaths_split_into_workers_with_the_same_bans(tmp_path: Path) -> None:
     from floodwall.config.loader import parse_config
-    from floodwall.replay import _by_jails, replay
+    from floodwall.replay import _halves, replay
 
     generate(tmp_path, lines=60_000, vhosts=40, fmt="combined", seed=5)
     text = (ROOT / "examples" / "floodwall.toml").read_text()
@@ -74,7 +75,7 @@ def test_jails_own_logpaths_split_into_workers_with_the_same_bans(tmp_path: Path
     config = parse_config(text, str(tmp_path / "floodwall.toml"))
     logs = sorted(str(p) for p in tmp_path.glob("www/*/logs/access.log")) + [
         str(tmp_path / "auth.log")]
-    halves = _by_jails(config, logs)
+    halves = _halves(config, logs, explicit=False)
     assert halves is not None
     assert sorted(jails for _, jails in halves) == [
         ("http-get-dos", "wordpress-bruteforce"), ("sshd",)]
@@ -83,3 +84,37 @@ def test_jails_own_logpaths_split_into_workers_with_the_same_bans(tmp_path: Path
     assert [(r.ban.jail, r.ban.key, r.decision.time) for r in two] == sorted(
         ((r.ban.jail, r.ban.key, r.decision.time) for r in one), key=lambda b: (b[2], b[0], b[1]))
     assert len(one) >= 5
+
+
+def test_fail2ban_jails_over_one_log_split_into_workers_with_the_same_bans(
+        tmp_path: Path) -> None:
+    from floodwall.config.loader import load_config
+    from floodwall.replay import ReplayStats, _halves, replay
+    from tests.support import fail2ban_dir
+
+    reason = fail2ban_dir.skip_reason()
+    if reason is not None:
+        pytest.skip(f"LOUD SKIP: {reason}")
+    generate(tmp_path, lines=60_000, vhosts=2, fmt="hoster", seed=11, ssh_lines=40_000)
+    fail2ban_dir.copy_config(tmp_path / "fail2ban", f"""
+[sshd]
+enabled = true
+logpath = {tmp_path}/auth.log
+[sshd-aggressive]
+enabled = true
+filter = sshd[mode=aggressive]
+logpath = {tmp_path}/auth.log
+maxretry = 3
+""")
+    config = load_config(fail2ban_dir.floodwall_toml(tmp_path))
+    logs = [str(tmp_path / "auth.log")]
+    halves = _halves(config, logs, explicit=True)
+    assert halves is not None and sorted(jails for _, jails in halves) == [
+        ("sshd",), ("sshd-aggressive",)]
+    alone, split = ReplayStats(), ReplayStats()
+    one = replay(config, logs, workers=1, stats=alone)
+    two = replay(config, logs, workers=2, stats=split)
+    assert [(r.ban.jail, r.ban.key, r.decision.time) for r in two] == sorted(
+        ((r.ban.jail, r.ban.key, r.decision.time) for r in one), key=lambda b: (b[2], b[0], b[1]))
+    assert {r.ban.jail for r in one} == {"sshd", "sshd-aggressive"}
+    assert alone.lines == split.lines == 40_000
