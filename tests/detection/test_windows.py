@@ -137,3 +137,32 @@ def test_exported_windows_restored_elsewhere_count_on_as_before() -> None:
     assert decided is not None and decided.count == 4
     assert [f.time for f in decided.failures] == [2, 3, 5]
     assert after.add(_failure("b", 20)) is None and after.count("b") == 1  # 1 is out of it
+
+
+def test_windows_agree_with_a_plain_model_on_random_failures() -> None:
+    """Random keys, pauses and late lines against the plain rule: a key decides when
+    maxretry of its failures lie within (newest - findtime, newest], then starts over."""
+    import random
+
+    rng = random.Random(20261204)
+    for maxretry in (1, 2, 3, 4, 5, 10):
+        windows = SlidingWindows(maxretry=maxretry, findtime=60)
+        model: dict[str, list[float]] = {}
+        clock = 0.0
+        for _ in range(4000):
+            key = f"k{rng.randrange(6)}"
+            clock += rng.choice((0.5, 1.0, 5.0, 30.0, 90.0))
+            when = clock - rng.choice((0.0, 0.0, 0.0, 10.0, 70.0))  # some lines arrive late
+            failure = _failure(key, when)
+            times = sorted([*model.get(key, []), when])
+            times = [t for t in times if t > times[-1] - 60]
+            decided = windows.add(failure)
+            if len(times) >= maxretry:
+                model.pop(key, None)
+                assert decided is not None and decided.count == len(times)
+                kept = [f.time for f in decided.failures]
+                assert kept == sorted(kept) and set(kept) <= set(times) and when in kept
+            else:
+                model[key] = times
+                assert decided is None
+            assert windows.count(key) == len(model.get(key, []))
