@@ -77,3 +77,29 @@ def test_a_prefix_ban_covers_its_addresses_also_after_reopening(tmp_path: Path) 
         assert not current.is_banned("web", "203.0.113.77", 1100.0)
     reopened.remove("203.0.113.0/24", 1060.0, "unbanned by hand")
     assert not reopened.is_banned("web", "203.0.113.77", 1070.0)
+
+
+def test_bans_grouped_by_a_key_function_follow_adds_ends_and_reopening(tmp_path: Path) -> None:
+    db_path = tmp_path / "s.db"
+    ledger = Ledger(Database(db_path))
+
+    def slash24(key: str) -> str | None:
+        return None if "/" in key else key.rsplit(".", 1)[0]
+
+    ledger.add([(_ban("192.0.2.1"), ()), (_ban("192.0.2.2"), ()),
+                (_ban("192.0.2.3", jail="mail"), ()), (_ban("198.51.100.1"), ())])
+    ledger.group_by(slash24)  # existing bans are indexed
+    assert sorted(b.key for b in ledger.in_group("web", "192.0.2")) == ["192.0.2.1", "192.0.2.2"]
+    ledger.add([(_ban("192.0.2.4"), ())])
+    ledger.remove("192.0.2.1", 1010.0, "by hand")
+    assert sorted(b.key for b in ledger.in_group("web", "192.0.2")) == ["192.0.2.2", "192.0.2.4"]
+    assert [b.key for b in ledger.in_group("mail", "192.0.2")] == ["192.0.2.3"]
+    ledger.expire(2000.0)
+    assert ledger.in_group("web", "192.0.2") == [] and ledger.in_group("web", "198.51.100") == []
+    ledger.add([(_ban("192.0.2.9", until=5000.0), ())])
+    ledger.database.close()
+    reopened = Ledger(Database(db_path))
+    reopened.group_by(slash24)
+    assert [b.key for b in reopened.in_group("web", "192.0.2")] == ["192.0.2.9"]
+    reopened.group_by(None)
+    assert reopened.in_group("web", "192.0.2") == []

@@ -130,6 +130,18 @@ def test_prefix_aggregation_replaces_member_bans(tmp_path: Path) -> None:
     assert "198.51.100.9" in enforcer.elements()["web"]
 
 
+def test_prefix_aggregation_counts_the_bans_restored_at_start(tmp_path: Path) -> None:
+    extra = "[aggregate]\ncount = 3\nwithin = \"1h\"\n"
+    daemon, clock, _ = _daemon(tmp_path, extra)
+    for host in (1, 2):
+        _offend(daemon, clock, f"203.0.113.{host}")
+    daemon.database.close()
+    again, _, enforcer = _daemon(tmp_path, extra)  # a restart: the two bans come back
+    clock.advance(60)
+    _offend(again, clock, "203.0.113.3")
+    assert enforcer.elements()["web"] == ["203.0.113.0/24"]
+
+
 def test_ipv6_sources_counted_per_64(tmp_path: Path) -> None:
     daemon, clock, _ = _daemon(tmp_path, "", "ipv6_key_prefix = 64\nmaxretry = 3\n")
     jail = daemon.pipeline.jails["mail"]

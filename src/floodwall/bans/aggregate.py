@@ -11,16 +11,21 @@ from floodwall.model import Ban
 
 
 def prefix_of(key: str, config: AggregateConfig) -> str | None:
-    """The aggregation prefix holding an address key, or None for a key that is a prefix."""
+    """The aggregation prefix holding an address key, or None for a key that is a prefix
+    (or no address at all)."""
     if "/" in key:
         return None
     length = config.ipv6_prefix if ":" in key else config.ipv4_prefix
-    return str(ipaddress.ip_network(f"{key}/{length}", strict=False))
+    try:
+        return str(ipaddress.ip_network(f"{key}/{length}", strict=False))
+    except ValueError:
+        return None
 
 
 def aggregate_ban(config: AggregateConfig, ban: Ban, active: Iterable[Ban], now: float
                   ) -> tuple[Ban, list[Ban]] | None:
-    """(prefix ban, member bans it replaces) when `ban` completes a prefix, else None."""
+    """(prefix ban, member bans it replaces) when `ban` completes a prefix, else None;
+    `active` holds at least the active bans of the prefix (e.g. Ledger.in_group's)."""
     if not config.enabled:
         return None
     prefix = prefix_of(ban.key, config)

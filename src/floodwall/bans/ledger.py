@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from floodwall.model import Ban, Change, Failure
@@ -20,6 +20,20 @@ class Ledger:
         # Prefix bans are few: kept apart so a decision about an address checks only them.
         self._prefixes: dict[tuple[str, str], ipaddress.IPv4Network | ipaddress.IPv6Network] = {
             (jail, key): ipaddress.ip_network(key) for jail, key in self._active if "/" in key}
+        self._group_of: Callable[[str], str | None] | None = None
+        self._groups: dict[tuple[str, str], set[str]] = {}
+
+    def group_by(self, group_of: Callable[[str], str | None] | None) -> None:
+        """Index the active bans by `group_of(key)` (e.g. the /24 holding an address; None:
+        in no group) for `in_group`; None drops the index."""
+        self._group_of, self._groups = group_of, {}
+        for jail, key in self._active:
+            self._index(jail, key)
+
+    def in_group(self, jail: str, group: str) -> list[Ban]:
+        """The jail's active bans whose key `group_by`'s function puts in `group`."""
+        keys = self._groups.get((jail, group), ())
+        return [self._active[(jail, key)].ban for key in keys]
 
     def active(self) -> list[Ban]:
         """Every active ban (including those past their end not yet expired)."""
@@ -67,6 +81,7 @@ class Ledger:
             self._active[(ban.jail, ban.key)] = StoredBan(ban_id, ban)
             if "/" in ban.key:
                 self._prefixes[(ban.jail, ban.key)] = ipaddress.ip_network(ban.key)
+            self._index(ban.jail, ban.key)
             changes.append(Change("add", ban))
         return changes
 
@@ -86,6 +101,20 @@ class Ledger:
             return []
         self.database.end_bans((s.id for s in ended), now, reason)
         for stored in ended:
-            del self._active[(stored.ban.jail, stored.ban.key)]
-            self._prefixes.pop((stored.ban.jail, stored.ban.key), None)
+            jail, key = stored.ban.jail, stored.ban.key
+            del self._active[(jail, key)]
+            self._prefixes.pop((jail, key), None)
+            if self._group_of is not None:
+                group = self._group_of(key)
+                members = self._groups.get((jail, group)) if group is not None else None
+                if members is not None:
+                    members.discard(key)
+                    if not members:
+                        del self._groups[(jail, group)]  # type: ignore[arg-type]
         return [Change("remove", stored.ban) for stored in ended]
+
+    def _index(self, jail: str, key: str) -> None:
+        if self._group_of is not None:
+            group = self._group_of(key)
+            if group is not None:
+                self._groups.setdefault((jail, group), set()).add(key)

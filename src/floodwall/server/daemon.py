@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import Histogram
 
 from floodwall.addresses import Allowlist, normalise_address, parse_key
-from floodwall.bans.aggregate import aggregate_ban
+from floodwall.bans.aggregate import aggregate_ban, prefix_of
 from floodwall.bans.ledger import Ledger
 from floodwall.bans.policy import BanPolicy
 from floodwall.bans.recidive import RECIDIVE_JAIL, recidive_ban
@@ -106,6 +106,7 @@ class Daemon:
         self.enforcer = enforcer or make_enforcer(config, self._evidence)
         self.database = database or Database(config.database)
         self.ledger = Ledger(self.database)
+        self._group_bans(config)
         self.pipeline = Pipeline(config)
         self.policy = self._policy(config)
         self._refused: set[str] = set()
@@ -234,7 +235,7 @@ class Daemon:
         if waiting:
             log.warning("reload: %s changed; that takes effect at the next restart (the rest "
                         "of the configuration is in force now)", ", ".join(waiting))
-        old = self.pipeline
+        old, old_aggregate = self.pipeline, self.config.aggregate
         self.config = config
         self.pipeline = Pipeline(config)
         for name, jail in self.pipeline.jails.items():
@@ -246,11 +247,19 @@ class Daemon:
                 jail.windows.max_keys = config.max_keys
                 jail.failures_seen = previous.failures_seen
         self.policy = self._policy(config)
+        if config.aggregate != old_aggregate:
+            self._group_bans(config)
         self.enforcer = with_command_actions(self.enforcer, config, self._evidence)
         self._rebuild_firewall()
         self._start_watcher()
         log.info("configuration reloaded from %s: %d jail(s)", config.path,
                  len(self.pipeline.jails))
+
+    def _group_bans(self, config: Config) -> None:
+        """Index the ledger by aggregation prefix, so a ban finds its prefix's members at once."""
+        aggregate = config.aggregate
+        self.ledger.group_by(
+            (lambda key: prefix_of(key, aggregate)) if aggregate.enabled else None)
 
     def _start_watcher(self) -> None:
         patterns = sorted({p for jail in self.pipeline.jails.values()
@@ -387,8 +396,11 @@ class Daemon:
         more: list[Ban] = []
         for ban in applied:
             grouped = None
-            if self.config.aggregate.enabled:
-                grouped = aggregate_ban(self.config.aggregate, ban, self.ledger.active(), now)
+            prefix = prefix_of(ban.key, self.config.aggregate) if (
+                self.config.aggregate.enabled) else None
+            if prefix is not None:
+                grouped = aggregate_ban(self.config.aggregate, ban,
+                                        self.ledger.in_group(ban.jail, prefix), now)
             if grouped is not None:
                 prefix_ban, members = grouped
                 for member in members:  # the prefix replaces them (one set cannot hold both)
