@@ -389,9 +389,11 @@ def test_a_slow_action_holds_up_neither_the_firewall_nor_the_other_jails(
     # apply returned while sshd's actionban still waits for its gate
     assert inner.elements() == {"web": ["192.0.2.20"]}
     assert not enforcer.settle(0.2) and not (slow_dir / "banned-192.0.2.8").exists()
+    assert enforcer.pending()["sshd"] == 1
     wait_until(lambda: (fast_dir / "banned-192.0.2.20-0").exists(), 10, "web's actionban")
     assert not (slow_dir / "banned-192.0.2.8").exists()
     (slow_dir / "go").touch()
     assert enforcer.settle(10) and (slow_dir / "banned-192.0.2.8").exists()
+    assert enforcer.pending() == {"sshd": 0, "web": 0}
     enforcer.close()
     assert not (fast_dir / "started").exists()

@@ -153,3 +153,36 @@ def test_a_python_action_mails_a_ban_made_from_the_log(tmp_path: Path) -> None:
 
         asyncio.run(asyncio.wait_for(main(), timeout=60))
     assert ["started" in messages[0], "stopped" in messages[-1]] == [True, True]
+
+
+GATED = """[Definition]
+actionban = i=0; while [ ! -e {marks}/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; touch {marks}/banned-<ip>
+"""
+
+
+def test_status_and_metrics_show_action_calls_still_waiting(tmp_path: Path) -> None:
+    from floodwall.server.metrics import render_metrics
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path),
+                             {"action.d/note.conf": GATED.format(marks=marks)})
+    fail2ban_dir.floodwall_toml(tmp_path)
+    _two_attempts(tmp_path / "auth.log", "192.0.2.40")
+
+    async def main() -> None:
+        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
+        await daemon.start()
+        try:
+            await until(lambda: daemon.status()["jails"][0]["actions_pending"] == 1,
+                        "the ban waiting on its gate", timeout=20.0)
+            assert 'floodwall_actions_pending{jail="sshd"} 1.0' in render_metrics(
+                daemon).decode()
+            (marks / "go").touch()
+            await until(lambda: daemon.status()["jails"][0]["actions_pending"] == 0,
+                        "the ban to run", timeout=20.0)
+            assert (marks / "banned-192.0.2.40").exists()
+        finally:
+            await daemon.shutdown()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=60))

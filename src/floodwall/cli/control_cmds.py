@@ -66,6 +66,9 @@ def _status(args: argparse.Namespace) -> int:
         if jail.get("lines_timed_out"):
             print(f"jail {jail['name']}: {jail['lines_timed_out']} line(s) skipped for taking "
                   f"longer than line_timeout in its filter; the log names the slow regex")
+        if jail.get("actions_pending"):
+            print(f"jail {jail['name']}: {jail['actions_pending']} action command(s) waiting "
+                  f"to run (its actions are slow; native firewall bans are not delayed)")
     if "cluster" in answer:
         _print_fleet(answer["cluster"])
     return 0

@@ -253,9 +253,17 @@ class _JailQueue:
         self.jail = jail
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"floodwall-actions-{jail}")
         self._last: Future[None] | None = None
+        self._submitted = 0  # written by the submitting thread only
+        self._done = 0  # written by the queue's thread only
+
+    @property
+    def pending(self) -> int:
+        """Calls submitted and not yet finished (the one running included)."""
+        return self._submitted - self._done
 
     def submit(self, call: Callable[[], None]) -> None:
         """Run `call` after every call submitted before it."""
+        self._submitted += 1
         self._last = self._pool.submit(self._guarded, call)
 
     def settle(self, timeout: float | None) -> bool:
@@ -278,6 +286,8 @@ class _JailQueue:
             call()
         except Exception:  # an action's own failures are logged where they happen
             log.exception("jail %s: an action call failed unexpectedly", self.jail)
+        finally:
+            self._done += 1
 
 
 class CommandEnforcer:
@@ -351,6 +361,10 @@ class CommandEnforcer:
         for name in self._no_firewall & set(self._actions):
             found[name] = sorted(self._banned[name])
         return found
+
+    def pending(self) -> dict[str, int]:
+        """Per jail with command actions, its action calls queued and not yet finished."""
+        return {name: queue.pending for name, queue in self._queues.items()}
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every action call queued so far has run (at most `timeout` seconds

@@ -538,6 +538,10 @@ class Daemon:
         files = self.watcher.files() if self.watcher else []
         journals = {follower.jail: follower
                     for follower in (self.journals.followers if self.journals else [])}
+        # Command actions run on their jails' threads: what is still waiting there.
+        pending_actions: Callable[[], dict[str, int]] | None = getattr(
+            self.enforcer, "pending", None)
+        pending = pending_actions() if pending_actions is not None else {}
         jails = []
         for name, jail in self.pipeline.jails.items():
             follower = journals.get(name)
@@ -549,6 +553,7 @@ class Daemon:
                 "lines_timed_out": jail.filter.timeouts,
                 "tracked_keys": len(jail.windows),
                 "active_bans": active_by_jail[name],
+                "actions_pending": pending.get(name, 0),
                 "maxretry": jail.config.maxretry,
                 "findtime": jail.config.findtime,
                 "bantime": jail.config.bantime,

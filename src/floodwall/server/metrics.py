@@ -37,6 +37,13 @@ class DaemonCollector(Collector):
         for name, jail in daemon.pipeline.jails.items():
             timeouts.add_metric([name], jail.filter.timeouts)
         yield timeouts
+        waiting = GaugeMetricFamily(
+            "floodwall_actions_pending", "Action calls (fail2ban command or Python actions) "
+            "queued on a jail's thread and not yet finished.", labels=["jail"])
+        pending_actions = getattr(daemon.enforcer, "pending", None)
+        for name, count in sorted((pending_actions() if pending_actions else {}).items()):
+            waiting.add_metric([name], count)
+        yield waiting
         bans = CounterMetricFamily("floodwall_bans", "Bans added or extended since start.",
                                    labels=["jail"])
         active = GaugeMetricFamily("floodwall_active_bans", "Bans in force.", labels=["jail"])
