@@ -27,7 +27,7 @@ saves."""
 WARMUP_BYTES = 1 << 20
 """A worker first reads up to this much of the log before its range, results discarded, to
 rebuild what earlier lines leave for later ones (connection tickets, the last date)."""
-PARENT_SHARE = 1.2
+PARENT_SHARE = 1.1
 """The first range's size relative to a worker's (measured best): a worker also reads its
 warm-up, journals its tickets and pickles its results (forked, it pays for every page it
 writes), which outweighs this process reading the results in."""
