@@ -221,3 +221,11 @@ def test_an_ignorecache_without_a_key_is_a_located_error(fail2ban_dir: Path) -> 
         read_fail2ban(fail2ban_dir)
     assert caught.value.key == "ignorecache" and 'key="<ip>"' in str(caught.value)
     assert str(caught.value.path).endswith("jail.d/zzz-cache.local") and caught.value.line == 2
+
+
+def test_a_findtime_of_zero_is_a_located_error(fail2ban_dir: Path) -> None:
+    (fail2ban_dir / "jail.d" / "zzz-window.local").write_text("[sshd]\nfindtime = 0\n")
+    with pytest.raises(ConfigError) as caught:
+        read_fail2ban(fail2ban_dir)
+    assert caught.value.key == "findtime" and "above zero" in str(caught.value)
+    assert str(caught.value.path).endswith("jail.d/zzz-window.local") and caught.value.line == 2

@@ -80,7 +80,8 @@ def ssh_session_peers(ports: list[int] | None = None) -> dict[str, str]:
 
 def requester_session(ssh_connection: str | None) -> dict[str, str]:
     """The client of an operator's ssh session from its SSH_CONNECTION text, if any."""
-    if not ssh_connection:
+    fields = (ssh_connection or "").split()
+    if not fields:
         return {}
-    key = normalise_address(ssh_connection.split()[0])
+    key = normalise_address(fields[0])
     return {key: "it is the address of your current ssh session"} if key else {}

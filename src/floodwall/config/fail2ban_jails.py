@@ -29,6 +29,7 @@ from floodwall.config.fail2ban_actions import (
 )
 from floodwall.config.fail2ban_values import (
     extract_options,
+    positive_seconds,
     split_with_options,
     split_words,
     to_bool,
@@ -255,7 +256,7 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
     options = reader.options()
     definition = load_filter(filter_path, {**options, **arguments})
     maxretry = reader.convert("maxretry", options.get("maxretry", "3"), int)
-    findtime = reader.convert("findtime", options.get("findtime", "600"), to_seconds)
+    findtime = reader.convert("findtime", options.get("findtime", "600"), positive_seconds)
     bantime_seconds = reader.convert("bantime", options.get("bantime", "600"), to_seconds)
     bantime = None if bantime_seconds < 0 else bantime_seconds
     logpath = tuple(_logpath(line) for line in (options.get("logpath") or "").split("\n")

@@ -65,6 +65,14 @@ def to_bool(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
+def positive_seconds(text: str) -> float:
+    """A fail2ban duration that must be above zero (findtime); ValueError if not."""
+    seconds = to_seconds(text)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration above zero, such as 10m, got {text.strip()!r}")
+    return seconds
+
+
 def to_seconds(text: str) -> float:
     """A fail2ban duration ("600", "10m", "1h30m", "1 day", "-1") in seconds; ValueError if not."""
     rest = text.strip()
