@@ -161,7 +161,7 @@ class HttpServer:
         return web.json_response({"ok": True, **known.to_json(), "errors": dict(known.errors)})
 
     async def _report(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, **self._views(request)[0].to_json()})
+        return web.json_response({"ok": True, **self._report_view(request).to_json()})
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = render_metrics(self._daemon, self.recon)
@@ -201,16 +201,23 @@ class HttpServer:
 
     # --- shared -------------------------------------------------------------------------
 
-    def _views(self, request: web.Request) -> tuple[Report, list[ActiveBan]]:
+    def _report_view(self, request: web.Request) -> Report:
+        """The report over the `since` the request asks for (default DEFAULT_SINCE)."""
         assert self._enricher is not None
-        enricher = self._enricher
         try:
             since = parse_duration(request.query.get("since", DEFAULT_SINCE))
         except ValueError as problem:
             raise ControlError(f"since: {problem}") from None
         now = self._daemon.clock.now()
-        report = build_report(self._daemon.database, since=now - since, now=now,
-                              lookup=enricher.known)
+        return build_report(self._daemon.database, since=now - since, now=now,
+                            lookup=self._enricher.known)
+
+    def _views(self, request: web.Request) -> tuple[Report, list[ActiveBan]]:
+        """The report, and the active bans newest first with what recon knows of each."""
+        assert self._enricher is not None
+        enricher = self._enricher
+        report = self._report_view(request)
+        now = self._daemon.clock.now()
         bans = []
         for ban in sorted(self._daemon.ledger.active(), key=lambda b: -b.start):
             who = enricher.known(ban.key)
