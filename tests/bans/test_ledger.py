@@ -103,3 +103,11 @@ def test_bans_grouped_by_a_key_function_follow_adds_ends_and_reopening(tmp_path:
     assert [b.key for b in reopened.in_group("web", "192.0.2")] == ["192.0.2.9"]
     reopened.group_by(None)
     assert reopened.in_group("web", "192.0.2") == []
+
+
+def test_an_address_whose_own_ban_just_ended_is_still_held_by_its_prefix(tmp_path: Path) -> None:
+    ledger = Ledger(Database(tmp_path / "s.db"))
+    ledger.add([(_ban("192.0.2.7", until=1100.0), ()), (_ban("192.0.2.0/24", until=5000.0), ())])
+    assert ledger.is_banned("web", "192.0.2.7", 1200.0)  # its own ban is over, not yet expired
+    assert not ledger.is_banned("mail", "192.0.2.7", 1200.0)
+    assert not ledger.is_banned("web", "192.0.2.7", 5000.0)

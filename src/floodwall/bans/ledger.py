@@ -46,8 +46,8 @@ class Ledger:
     def is_banned(self, jail: str, key: str, now: float) -> bool:
         """True if the key, or a prefix holding it, has an active unexpired ban in that jail."""
         stored = self._active.get((jail, key))
-        if stored is not None:
-            return stored.ban.until is None or stored.ban.until > now
+        if stored is not None and (stored.ban.until is None or stored.ban.until > now):
+            return True
         if not self._prefixes:
             return False
         try:
