@@ -22,12 +22,10 @@ import re
 import shlex
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from floodwall.config.model import CommandActionConfig, JailConfig, PythonActionConfig
+from floodwall.enforcement.action_runner import ActionRunner
 from floodwall.enforcement.base import ApplyError, Enforcer, JailFirewall
 from floodwall.enforcement.lifecycle import ActionLifecycle, Capability, Operation
 from floodwall.enforcement.python_actions import PythonAction
@@ -244,66 +242,20 @@ class _CommandAction(ActionLifecycle):
         return True
 
 
-class _JailQueue:
-    """One jail's action calls, run in order on a thread of their own (as fail2ban runs a
-    jail's actions in the jail's thread): a slow command (a mail, a whois) delays that
-    jail's later actions, never the daemon's loop nor the other jails."""
-
-    def __init__(self, jail: str) -> None:
-        self.jail = jail
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"floodwall-actions-{jail}")
-        self._last: Future[None] | None = None
-        self._submitted = 0  # written by the submitting thread only
-        self._done = 0  # written by the queue's thread only
-
-    @property
-    def pending(self) -> int:
-        """Calls submitted and not yet finished (the one running included)."""
-        return self._submitted - self._done
-
-    def submit(self, call: Callable[[], None]) -> None:
-        """Run `call` after every call submitted before it."""
-        self._submitted += 1
-        self._last = self._pool.submit(self._guarded, call)
-
-    def settle(self, timeout: float | None) -> bool:
-        """Wait until every call submitted so far has run; False if `timeout` ran out first."""
-        last = self._last
-        if last is None:
-            return True
-        try:
-            last.result(timeout)
-        except FutureTimeout:
-            return False
-        return True
-
-    def close(self) -> None:
-        """Run what is queued, then end the thread."""
-        self._pool.shutdown(wait=True)
-
-    def _guarded(self, call: Callable[[], None]) -> None:
-        try:
-            call()
-        except Exception:  # an action's own failures are logged where they happen
-            log.exception("jail %s: an action call failed unexpectedly", self.jail)
-        finally:
-            self._done += 1
-
-
 class CommandEnforcer:
     """Runs the jails' fail2ban command actions around a native enforcer.
 
     The native firewall changes are applied at once; each jail's action calls (start, ban,
-    unban, reload, stop) are queued to that jail's own thread and run there in order, so
-    `apply` returns without waiting for commands. `settle` waits for them; `close` and
-    `teardown` run everything queued before they return.
+    unban, reload, stop) go to an ActionRunner, which runs them in order per jail off the
+    daemon's loop, so `apply` returns without waiting for commands. `settle` waits for
+    them; `close` and `teardown` run everything queued before they return.
     """
 
     def __init__(self, inner: Enforcer, jails: Sequence[JailConfig], *,
                  evidence: Evidence | None = None) -> None:
         self.inner = inner
         self._evidence = evidence
-        self._queues: dict[str, _JailQueue] = {}
+        self._runner = ActionRunner()
         self._banned: dict[str, set[str]] = {}
         self._configs: dict[str, tuple[CommandActionConfig | PythonActionConfig, ...]] = {}
         self._actions: dict[str, list[_CommandAction | PythonAction]] = {}
@@ -321,10 +273,10 @@ class CommandEnforcer:
             if configs.get(name) == self._configs[name]:
                 actions[name] = running
                 for action in running:
-                    self._queue(name).submit(action.reload)
+                    self._runner.submit(name, action.reload)
                 continue
             for action in reversed(running):
-                self._queue(name).submit(functools.partial(action.release, "a reload"))
+                self._runner.submit(name, functools.partial(action.release, "a reload"))
             self._banned.pop(name, None)
         for name, commands in configs.items():
             actions.setdefault(name, [
@@ -339,7 +291,7 @@ class CommandEnforcer:
         self.inner.setup([jail for jail in jails if jail.name not in self._no_firewall])
         for name, actions in self._actions.items():
             for action in actions:
-                self._queue(name).submit(action.start)
+                self._runner.submit(name, action.start)
 
     def apply(self, changes: Sequence[Change], now: float) -> None:
         """Native changes first; then actionban/actionunban for jails with command actions."""
@@ -364,17 +316,12 @@ class CommandEnforcer:
 
     def pending(self) -> dict[str, int]:
         """Per jail with command actions, its action calls queued and not yet finished."""
-        return {name: queue.pending for name, queue in self._queues.items()}
+        return self._runner.pending()
 
     def settle(self, timeout: float | None = None) -> bool:
-        """Wait until every action call queued so far has run (at most `timeout` seconds
-        for all jails together); whether they all have."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for queue in list(self._queues.values()):
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not queue.settle(left):
-                return False
-        return True
+        """Wait until every action call queued so far has run (at most `timeout` seconds);
+        whether they all have."""
+        return self._runner.settle(timeout)
 
     def close(self) -> None:
         """The daemon stops: lift the command actions' bans and stop them, as fail2ban's
@@ -387,31 +334,23 @@ class CommandEnforcer:
         self._release_all("the jail's stop")
         self.inner.teardown()
 
-    def _queue(self, jail: str) -> _JailQueue:
-        queue = self._queues.get(jail)
-        if queue is None:
-            queue = self._queues[jail] = _JailQueue(jail)
-        return queue
-
     def _release_all(self, why: str) -> None:
         """Queue every action's release, then run all that is queued and end the threads."""
         for name in sorted(self._actions):
             for action in reversed(self._actions[name]):
-                self._queue(name).submit(functools.partial(action.release, why))
+                self._runner.submit(name, functools.partial(action.release, why))
             self._banned[name] = set()
-        queues, self._queues = self._queues, {}
-        for queue in queues.values():
-            queue.close()
+        runner, self._runner = self._runner, ActionRunner()
+        runner.close()
 
     def _run(self, change: Change) -> None:
         ban = change.ban
         banned = self._banned[ban.jail]
         actions = self._actions[ban.jail]
-        queue = self._queue(ban.jail)
         if change.action == "remove":
             banned.discard(ban.key)
             for action in actions:
-                queue.submit(functools.partial(action.unban, ban.key))
+                self._runner.submit(ban.jail, functools.partial(action.unban, ban.key))
             return
         failures = self._evidence(ban) if self._evidence is not None else ()
         try:
@@ -421,4 +360,5 @@ class CommandEnforcer:
             return
         banned.add(ban.key)
         for action in actions:
-            queue.submit(functools.partial(action.ban, ban, tags, change.restored))
+            self._runner.submit(ban.jail, functools.partial(action.ban, ban, tags,
+                                                             change.restored))
