@@ -294,3 +294,71 @@ def test_permission_denied_as_non_root_warns_once_and_recovers(shared_dir: Path)
         os.close(to_child_w)
         assert from_child.readline() == b"hidden\n"
     assert os.waitpid(child, 0)[1] == 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_writes_rotations_reads_and_restarts_lose_and_repeat_nothing(
+        tmp_path: Path, seed: int) -> None:
+    """A writer appending lines and pieces of lines, rotating by rename (it writes on to the
+    old file until it reopens the path, sometimes leaving a last line unterminated there),
+    and a follower reading with random budgets and restarting from its saved position:
+    every line comes out once, in order."""
+    import random
+
+    rng = random.Random(seed)
+    log = tmp_path / "a.log"
+    log.write_bytes(b"")
+    follower = FileFollower(str(log), position=None, start_at_end=False, rotate_grace=600.0)
+    written: list[str] = []
+    got: list[str] = []
+    state = {"current": log, "partial": "", "serial": 0, "generation": 0}
+
+    def line(text: str) -> None:
+        append(state["current"], (text + "\n").encode())  # type: ignore[arg-type]
+        written.append(str(state["partial"]) + text)
+        state["partial"] = ""
+
+    def piece(text: str) -> None:
+        append(state["current"], text.encode())  # type: ignore[arg-type]
+        state["partial"] = str(state["partial"]) + text
+
+    def read_all() -> None:
+        for _ in range(1000):
+            got.extend(texts(follower.read_lines()))
+            if not follower.has_more:
+                return
+
+    for _ in range(400):
+        action = rng.random()
+        state["serial"] = int(state["serial"]) + 1
+        text = f"line {state['serial']} " + "x" * rng.randint(0, 40)
+        if action < 0.35:
+            line(text)
+        elif action < 0.5:
+            piece(text[:rng.randint(0, len(text))])
+        elif action < 0.6 and state["current"] == log:
+            read_all()  # the daemon keeps up; then logrotate renames the file
+            state["generation"] = int(state["generation"]) + 1
+            rotated = tmp_path / f"a.log.{state['generation']}"
+            log.rename(rotated)
+            state["current"] = rotated
+        elif action < 0.7 and state["current"] != log:
+            if state["partial"]:  # the old file's unterminated last line, read as a line
+                written.append(str(state["partial"]))
+                state["partial"] = ""
+            state["current"] = log
+            line(text + " (new file)")
+        elif action < 0.8:
+            position = follower.position()
+            follower.close()
+            follower = FileFollower(str(log), position=position, start_at_end=True,
+                                    rotate_grace=600.0)
+        else:
+            got.extend(texts(follower.read_lines(rng.choice((None, 64, 300, 4096)))))
+    if state["current"] != log and state["partial"]:
+        written.append(str(state["partial"]))
+        state["partial"] = ""
+    state["current"] = log
+    line("the end")
+    read_all()
+    assert got == written
