@@ -362,3 +362,35 @@ def test_random_writes_rotations_reads_and_restarts_lose_and_repeat_nothing(
     line("the end")
     read_all()
     assert got == written
+
+
+def _age(path: Path, seconds_ago: float) -> None:
+    """Set a file's modification time into the past (rotations are minutes apart)."""
+    when = time.time() - seconds_ago
+    os.utime(path, (when, when))
+
+
+@pytest.mark.parametrize("stopped", [True, False])
+def test_two_rotations_between_reads_lose_no_generation(tmp_path: Path, stopped: bool) -> None:
+    log = tmp_path / "a.log"
+    (tmp_path / "a.log.3").write_bytes(b"an older generation, read long ago\n")
+    _age(tmp_path / "a.log.3", 7200)
+    log.write_bytes(b"1\n2\n3\n")
+    follower = FileFollower(str(log), position=None, start_at_end=False)
+    assert texts(follower.read_lines()) == ["1", "2", "3"]
+    if stopped:
+        position = follower.position()
+        follower.close()
+    append(log, b"4\n")
+    _age(log, 600)
+    log.rename(tmp_path / "a.log.2")  # the first rotation...
+    log.write_bytes(b"5\n6\n")
+    _age(log, 300)
+    log.rename(tmp_path / "a.log.1")  # ...and the second, before floodwall reads again
+    (tmp_path / "a.log.4.gz").write_bytes(b"compressed: never read as text")
+    log.write_bytes(b"7\n")
+    if stopped:
+        follower = FileFollower(str(log), position=position, start_at_end=True)
+    assert texts(follower.read_lines()) == ["4", "5", "6", "7"]
+    append(log, b"8\n")
+    assert texts(follower.read_lines()) == ["8"]

@@ -46,6 +46,7 @@ class FileFollower:
         self._discarding = False  # _pending was cut at max_line_bytes: drop up to its newline
         self._head = b""  # the file's bytes [0, min(_read_pos, HEAD_BYTES))
         self._rotated_since: float | None = None
+        self._backlog: list[str] = []  # generations rotated away unread, oldest first
         self._io_warned = False
         self._long_warned = False
         self.has_more = False
@@ -105,6 +106,12 @@ class FileFollower:
         target = self.path
         if self._resume is not None:  # the first file: the one read before, if rotated away
             target = self._rotated_away(self._resume) or target
+        while self._backlog and target == self.path:
+            candidate = self._backlog.pop(0)
+            if os.path.isfile(candidate):
+                log.info("%s: reading %s first, a generation rotated away before it was read",
+                         self.path, candidate)
+                target = candidate
         try:
             fd = os.open(target, _OPEN_FLAGS)
         except FileNotFoundError:
@@ -256,12 +263,17 @@ class FileFollower:
         return (info is not None and info.st_size > 0) or now - self._rotated_since >= self._grace
 
     def _close_generation(self, lines: list[SourceLine]) -> None:
-        """Finish the open file: nothing more will be appended to its last line."""
+        """Finish the open file: nothing more will be appended to its last line. Generations
+        rotated away after it without being read (two rotations while floodwall was stopped
+        or behind) are read next, oldest first."""
         if self._pending:
             self._emit([self._pending], lines)
             self._pending, self._discarding = b"", False
         self._rotated_since = None
+        assert self._fd is not None
+        finished = os.fstat(self._fd)
         self.close()
+        self._backlog = _newer_generations(self.path, finished)
 
     def _warn_io(self, error: Exception) -> None:
         if not self._io_warned:
@@ -276,6 +288,35 @@ class FileFollower:
                         "(further long lines in this file are cut silently)",
                         self.path, lineno, self._max)
             self._long_warned = True
+
+
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z")
+
+
+def _newer_generations(path: str, finished: os.stat_result) -> list[str]:
+    """Rotated generations of `path` (`NAME.1`, `NAME-20261204`… beside it, not compressed)
+    written to after the `finished` file last was, other than the file at `path`: the ones
+    rotated away after it unread; oldest first. Strictly later, so none read before it
+    (older ones) comes back."""
+    directory, name = os.path.split(path)
+    try:
+        current = os.stat(path).st_ino
+    except FileNotFoundError:
+        current = None
+    found: list[tuple[int, str]] = []
+    try:
+        with os.scandir(directory or ".") as entries:
+            for entry in entries:
+                if not entry.name.startswith((name + ".", name + "-")) or entry.name.endswith(
+                        _COMPRESSED) or not entry.is_file(follow_symlinks=False):
+                    continue
+                info = entry.stat(follow_symlinks=False)
+                if (info.st_ino not in (current, finished.st_ino)
+                        and info.st_mtime_ns > finished.st_mtime_ns):
+                    found.append((info.st_mtime_ns, entry.path))
+    except OSError:
+        return []
+    return [found_path for _, found_path in sorted(found)]
 
 
 def _is_generation(path: str, saved: Position) -> bool:
