@@ -215,17 +215,14 @@ def test_a_journalmatch_that_is_not_a_match_is_refused(fail2ban_dir: Path) -> No
     assert caught.value.path == str(fail2ban_dir / "jail.d" / "journal.local")
 
 
-def test_an_ignorecache_without_a_key_is_a_located_error(fail2ban_dir: Path) -> None:
-    (fail2ban_dir / "jail.d" / "zzz-cache.local").write_text("[sshd]\nignorecache = max-count=5\n")
+@pytest.mark.parametrize(("option", "value", "said"), [
+    ("ignorecache", "max-count=5", 'key="<ip>"'),  # a cache keyed by nothing
+    ("findtime", "0", "above zero"),  # a window that holds no failure
+])
+def test_a_bad_jail_option_is_a_located_error(fail2ban_dir: Path, option: str, value: str,
+                                              said: str) -> None:
+    (fail2ban_dir / "jail.d" / "zzz-bad.local").write_text(f"[sshd]\n{option} = {value}\n")
     with pytest.raises(ConfigError) as caught:
         read_fail2ban(fail2ban_dir)
-    assert caught.value.key == "ignorecache" and 'key="<ip>"' in str(caught.value)
-    assert str(caught.value.path).endswith("jail.d/zzz-cache.local") and caught.value.line == 2
-
-
-def test_a_findtime_of_zero_is_a_located_error(fail2ban_dir: Path) -> None:
-    (fail2ban_dir / "jail.d" / "zzz-window.local").write_text("[sshd]\nfindtime = 0\n")
-    with pytest.raises(ConfigError) as caught:
-        read_fail2ban(fail2ban_dir)
-    assert caught.value.key == "findtime" and "above zero" in str(caught.value)
-    assert str(caught.value.path).endswith("jail.d/zzz-window.local") and caught.value.line == 2
+    assert caught.value.key == option and said in str(caught.value)
+    assert str(caught.value.path).endswith("jail.d/zzz-bad.local") and caught.value.line == 2
