@@ -538,10 +538,7 @@ class Daemon:
         files = self.watcher.files() if self.watcher else []
         journals = {follower.jail: follower
                     for follower in (self.journals.followers if self.journals else [])}
-        # Command actions run on their jails' threads: what is still waiting there.
-        pending_actions: Callable[[], dict[str, int]] | None = getattr(
-            self.enforcer, "pending", None)
-        pending = pending_actions() if pending_actions is not None else {}
+        pending = self.actions_pending()
         jails = []
         for name, jail in self.pipeline.jails.items():
             follower = journals.get(name)
@@ -565,6 +562,12 @@ class Daemon:
             if hasattr(addon, "status"):
                 status.update(addon.status())
         return status
+
+    def actions_pending(self) -> dict[str, int]:
+        """Per jail with fail2ban actions, its action calls queued and not yet finished
+        (they run off the loop, see enforcement/action_runner.py)."""
+        pending: Callable[[], dict[str, int]] | None = getattr(self.enforcer, "pending", None)
+        return pending() if pending is not None else {}
 
     def manual_ban(self, request: dict[str, Any]) -> list[Ban]:
         """Ban an address or prefix by hand; allowlisted keys only with force."""

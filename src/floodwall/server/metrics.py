@@ -40,8 +40,7 @@ class DaemonCollector(Collector):
         waiting = GaugeMetricFamily(
             "floodwall_actions_pending", "Action calls (fail2ban command or Python actions) "
             "queued on a jail's thread and not yet finished.", labels=["jail"])
-        pending_actions = getattr(daemon.enforcer, "pending", None)
-        for name, count in sorted((pending_actions() if pending_actions else {}).items()):
+        for name, count in sorted(daemon.actions_pending().items()):
             waiting.add_metric([name], count)
         yield waiting
         bans = CounterMetricFamily("floodwall_bans", "Bans added or extended since start.",
