@@ -26,7 +26,7 @@ def build_filter(config: JailConfig, deadline: LineDeadline | None = None) -> Li
     """The filter a jail's configuration asks for; `deadline` bounds fail2ban filters' lines."""
     if config.filter == "access":
         known = config.format == "auto" or config.format in KNOWN_FORMATS
-        return AccessFilter(config.name, config.rule, known_format=known)
+        return AccessFilter(config.name, config.rule, known_format=known, deadline=deadline)
     if config.filter == "sshd":
         return SshdFilter(config.name)
     if config.filter == "fail2ban" and config.fail2ban is not None:

@@ -1,5 +1,6 @@
-"""A fail2ban filter whose regex backtracks without end on a line an attacker wrote: the
-daemon skips that line after line_timeout, names the regex, and goes on banning."""
+"""A regex that backtracks without end on a line an attacker wrote (a fail2ban filter's, or a
+native access rule's path): the daemon skips that line after line_timeout, names the regex,
+and goes on banning."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from tests.support import fail2ban_dir
 from tests.support.waiting import until
 
 REASON = fail2ban_dir.skip_reason()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
 
+@pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 def test_a_catastrophic_line_is_skipped_reported_and_banning_goes_on(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fail2ban_dir.copy_config(tmp_path / "fail2ban", fail2ban_dir.SLOW_JAIL.format(root=tmp_path),
@@ -51,3 +52,51 @@ def test_a_catastrophic_line_is_skipped_reported_and_banning_goes_on(
     assert f"{log} line 1 took more than 0.25s" in reports[0]
     assert reports[0].endswith(r"Slow on it: failregex = slow\[\d+\]: bad login from <HOST>(?: (\w+\s?)+!)?$")
     assert "filter.d/slow.conf" in reports[0]
+
+
+def test_an_access_rule_path_regex_that_backtracks_is_bounded_too(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from floodwall.enforcement.recording import RecordingEnforcer
+
+    log = tmp_path / "access.log"
+    (tmp_path / "floodwall.toml").write_text(f"""
+[floodwall]
+state_dir = "{tmp_path}/state"
+socket = "{tmp_path}/ctl/control.sock"
+backend = "dry-run"
+new_files_from = "start"
+
+[jails.web]
+logpath = ["{log}"]
+status = [404]
+path = '^/(a+)+$'
+maxretry = 2
+""")
+
+    def request(client: str, path: str) -> str:
+        return (f'{client} - - [02/Mar/2026:08:00:01 +0000] "GET {path} HTTP/1.1" 404 1 "-" '
+                '"x"\n')
+
+    # The attacker's path makes '^/(a+)+$' try 2^40 ways to fail.
+    log.write_text(request("192.0.2.9", "/" + "a" * 40 + "b") + request("192.0.2.9", "/aa"))
+
+    async def main() -> None:
+        enforcer = RecordingEnforcer()
+        daemon = Daemon(load_config(tmp_path / "floodwall.toml"), enforcer=enforcer)
+        await daemon.start()
+        try:
+            with log.open("a") as writer:
+                writer.write(request("192.0.2.7", "/a") + request("192.0.2.7", "/aaa"))
+            await until(lambda: enforcer.elements()["web"] == ["192.0.2.7"],
+                        "the ban of the honest attacker", timeout=20.0)
+            jail = daemon.status()["jails"][0]
+            assert jail["lines_timed_out"] == 1 and jail["failures"] == 3
+        finally:
+            await daemon.shutdown()
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(asyncio.wait_for(main(), timeout=60))
+    reports = [r.getMessage() for r in caplog.records if "took more than" in r.getMessage()]
+    assert len(reports) == 1, reports
+    assert f"{log} line 1 took more than 0.25s in its access rule" in reports[0]
+    assert reports[0].endswith("Slow on it: path = ^/(a+)+$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from floodwall.addresses import normalise_address
 from floodwall.config.model import AccessRule
+from floodwall.matching.deadline import LineDeadline, LineTimeout, SlowLines, Trial
 from floodwall.matching.entries import Entry
 from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
@@ -17,12 +18,21 @@ class AccessFilter:
     wants_syslog = False
     wants_time = False
     requires: Requirement = "access"
-    timeouts = 0  # its own regexes run in linear time: never interrupted
 
-    def __init__(self, jail: str, rule: AccessRule, *, known_format: bool = True) -> None:
+    def __init__(self, jail: str, rule: AccessRule, *, known_format: bool = True,
+                 deadline: LineDeadline | None = None) -> None:
         self.jail = jail
         self.rule = rule
         self.necessary = self._necessary(rule, known_format)
+        self.deadline = deadline or LineDeadline(None)
+        """Bounds the time the rule's regexes may take on a line (an operator's path regex
+        that backtracks without end on a path an attacker chose)."""
+        self._slow = SlowLines(jail, self.deadline)
+
+    @property
+    def timeouts(self) -> int:
+        """Lines interrupted for taking longer than the deadline's limit (they count nothing)."""
+        return self._slow.count
 
     @staticmethod
     def _necessary(rule: AccessRule, known_format: bool) -> Condition | None:
@@ -47,12 +57,19 @@ class AccessFilter:
             return []
         if rule.statuses is not None and record.status not in rule.statuses:
             return []
-        if rule.path is not None and not rule.path.search(record.path):
-            return []
-        if rule.path_not is not None and rule.path_not.search(record.path):
-            return []
-        if rule.vhost is not None and not (record.vhost and rule.vhost.search(record.vhost)):
-            return []
+        if rule.path is not None or rule.path_not is not None or rule.vhost is not None:
+            deadline = self.deadline
+            deadline.enter()
+            try:
+                if not self._regexes_hold(record.path, record.vhost):
+                    return []
+            except LineTimeout:
+                line = entry.line
+                self._slow.record(line.path, line.lineno, "its access rule",
+                                  lambda: self._trials(record.path, record.vhost))
+                return []
+            finally:
+                deadline.leave()
         # The key is the logged client and nothing else: addresses written into the URL,
         # user, referer or user agent are attacker text and never become keys.
         key = normalise_address(record.client)
@@ -62,3 +79,20 @@ class AccessFilter:
         return [Failure(self.jail, key, record.time, line.path, line.lineno, line.text,
                         {"method": record.method, "status": record.status,
                          "path": record.path, "vhost": record.vhost})]
+
+    def _regexes_hold(self, path: str, vhost: str | None) -> bool:
+        rule = self.rule
+        if rule.path is not None and not rule.path.search(path):
+            return False
+        if rule.path_not is not None and rule.path_not.search(path):
+            return False
+        return rule.vhost is None or bool(vhost and rule.vhost.search(vhost))
+
+    def _trials(self, path: str, vhost: str | None) -> list[Trial]:
+        """The rule's regexes with the text each searches, to find the slow one."""
+        rule = self.rule
+        trials = [(option, pattern.pattern, pattern, path) for option, pattern in
+                  (("path", rule.path), ("path_not", rule.path_not)) if pattern is not None]
+        if rule.vhost is not None and vhost:
+            trials.append(("vhost", rule.vhost.pattern, rule.vhost, vhost))
+        return trials

@@ -13,13 +13,23 @@ batch: two setitimer calls. Only the main thread receives signals: elsewhere, an
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 
+log = logging.getLogger("floodwall.matching")
+
 TICKS_PER_LIMIT = 4
+REPORT_EVERY_SECONDS = 60.0
+"""A jail names the regexes behind its interrupted lines at most this often (the look-up
+tries each regex again, costing up to the limit once more)."""
+
+Trial = tuple[str, str, re.Pattern[str], str]
+"""(option, the regex as written, compiled, the text it searches) of one regex of a filter."""
 
 
 class LineTimeout(Exception):
@@ -75,3 +85,49 @@ class LineDeadline:
         elif self.limit is not None and now - self._seen_since >= self.limit:
             self._inside = False  # one interruption per line
             raise LineTimeout(f"a line took more than {self.limit:g}s in the filters")
+
+
+class SlowLines:
+    """A jail's lines interrupted by the deadline: counted, and logged at most once a
+    minute with the file, the line and each regex that alone is slow on it."""
+
+    def __init__(self, jail: str, deadline: LineDeadline) -> None:
+        self.jail = jail
+        self.deadline = deadline
+        self.count = 0
+        """Lines interrupted so far (they count for nothing)."""
+        self._reported_at = float("-inf")
+        self._unreported = 0
+
+    def record(self, path: str, lineno: int, where: str,
+               trials: Callable[[], Sequence[Trial]]) -> None:
+        """One more interrupted line, `path`:`lineno`, in `where` (e.g. "filter FILE");
+        `trials` lists the regexes to try alone when this one is reported."""
+        self.count += 1
+        now = time.monotonic()
+        if now - self._reported_at < REPORT_EVERY_SECONDS:
+            self._unreported += 1
+            return
+        self._reported_at, earlier, self._unreported = now, self._unreported, 0
+        culprits = " | ".join(f"{option} = {source}" for option, source in self._slow(
+            trials())) or "no single regex (the regexes together)"
+        log.error("jail '%s': %s line %d took more than %gs in %s and was skipped (it counts "
+                  "for nothing).%s Make the regex fail faster (no nested repetition such as "
+                  "(a+)+ or (.*)*, anchor it) or raise [floodwall] line_timeout. Slow on it: %s",
+                  self.jail, path, lineno, self.deadline.limit, where,
+                  f" {earlier} more line(s) timed out since the last report." if earlier
+                  else "", culprits)
+
+    def _slow(self, trials: Sequence[Trial]) -> list[tuple[str, str]]:
+        """(option, regex) of each trial that alone exceeds the limit."""
+        slow: list[tuple[str, str]] = []
+        deadline = self.deadline
+        for option, source, pattern, text in trials:
+            deadline.enter()
+            try:
+                pattern.search(text)
+            except LineTimeout:
+                slow.append((option, source))
+            finally:
+                deadline.leave()
+        return slow

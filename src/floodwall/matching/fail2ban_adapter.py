@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-import time
-
 from floodwall.addresses import normalise_address
 from floodwall.clock import Clock
 from floodwall.config.model import Fail2banFilterRef
-from floodwall.matching.deadline import LineDeadline, LineTimeout
+from floodwall.matching.deadline import LineDeadline, LineTimeout, SlowLines
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban.engine import Fail2banFilter
 from floodwall.matching.fail2ban.filterdef import FilterDefinition
 from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
-
-log = logging.getLogger(__name__)
-
-REPORT_EVERY_SECONDS = 60.0
-"""A jail names the regexes behind its interrupted lines at most this often (the look-up
-tries each regex again, costing up to the limit once more)."""
 
 
 class Fail2banLineFilter:
@@ -43,10 +34,7 @@ class Fail2banLineFilter:
         self.jail = jail
         self.deadline = deadline or LineDeadline(None)
         """Bounds the time a line may take (see deadline.py)."""
-        self.timeouts = 0
-        """Lines interrupted for taking longer than the deadline's limit (they count nothing)."""
-        self._reported_at = float("-inf")
-        self._unreported = 0
+        self._slow = SlowLines(jail, self.deadline)
         # <HOST> keeps matching host names as in fail2ban (so the same lines match);
         # only their keys are dropped. A line stops at its first matching failregex, as in
         # fail2ban's server (fail2ban-regex tries them all).
@@ -82,37 +70,15 @@ class Fail2banLineFilter:
                                  fields))
         return found
 
+    @property
+    def timeouts(self) -> int:
+        """Lines interrupted for taking longer than the deadline's limit (they count nothing)."""
+        return self._slow.count
+
     def _timed_out(self, entry: Entry) -> None:
         """Drop the interrupted line; log it, naming the regexes that are slow on it."""
         self.engine.abandon_line()
-        self.timeouts += 1
-        now = time.monotonic()
-        if now - self._reported_at < REPORT_EVERY_SECONDS:
-            self._unreported += 1
-            return
-        self._reported_at, earlier, self._unreported = now, self._unreported, 0
         line = entry.line
-        slow = self._slow_patterns(line.text)
-        culprits = " | ".join(f"{option} = {source}" for option, source in slow) or (
-            "no single regex (the regexes together)")
-        log.error("jail '%s': %s line %d took more than %gs in filter %s and was skipped (it "
-                  "counts for nothing).%s Make the regex fail faster (no nested repetition "
-                  "such as (a+)+ or (.*)*, anchor it) or raise [floodwall] line_timeout. "
-                  "Slow on it: %s", self.jail, line.path, line.lineno, self.deadline.limit,
-                  self.engine.definition.path,
-                  f" {earlier} more line(s) timed out since the last report." if earlier else "",
-                  culprits)
-
-    def _slow_patterns(self, text: str) -> list[tuple[str, str]]:
-        """(option, regex) of each of the filter's regexes that alone exceeds the limit."""
-        slow: list[tuple[str, str]] = []
-        deadline = self.deadline
-        for option, source, pattern in self.engine.patterns():
-            deadline.enter()
-            try:
-                pattern.search(text + "\n")
-            except LineTimeout:
-                slow.append((option, source))
-            finally:
-                deadline.leave()
-        return slow
+        self._slow.record(line.path, line.lineno, f"filter {self.engine.definition.path}",
+                          lambda: [(option, source, pattern, line.text + "\n")
+                                   for option, source, pattern in self.engine.patterns()])

@@ -26,8 +26,10 @@ class LineFilter(Protocol):
     """Literals a line must contain to possibly match (see prefilter.py); None = unknown."""
     requires: Requirement
     """Lines without these parsed fields cannot match (skipped); None = reads the raw text."""
-    timeouts: int
-    """Lines interrupted for taking longer than the line deadline (see deadline.py)."""
+    @property
+    def timeouts(self) -> int:
+        """Lines interrupted for taking longer than the line deadline (see deadline.py)."""
+        ...
 
     def failures(self, entry: Entry) -> list[Failure]:
         """Failures the entry produces (usually none or one)."""
