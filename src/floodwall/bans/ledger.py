@@ -25,15 +25,17 @@ class Ledger:
 
     def group_by(self, group_of: Callable[[str], str | None] | None) -> None:
         """Index the active bans by `group_of(key)` (e.g. the /24 holding an address; None:
-        in no group) for `in_group`; None drops the index."""
+        in no group) for `grouped_with`; None drops the index."""
         self._group_of, self._groups = group_of, {}
         for jail, key in self._active:
             self._index(jail, key)
 
-    def in_group(self, jail: str, group: str) -> list[Ban]:
-        """The jail's active bans whose key `group_by`'s function puts in `group`."""
-        keys = self._groups.get((jail, group), ())
-        return [self._active[(jail, key)].ban for key in keys]
+    def grouped_with(self, ban: Ban) -> list[Ban]:
+        """The active bans of `ban`'s jail that `group_by`'s function puts in its group
+        (none without an index, or for a key in no group)."""
+        group = self._group_of(ban.key) if self._group_of is not None else None
+        keys = self._groups.get((ban.jail, group), ()) if group is not None else ()
+        return [self._active[(ban.jail, key)].ban for key in keys]
 
     def active(self) -> list[Ban]:
         """Every active ban (including those past their end not yet expired)."""
@@ -104,13 +106,12 @@ class Ledger:
             jail, key = stored.ban.jail, stored.ban.key
             del self._active[(jail, key)]
             self._prefixes.pop((jail, key), None)
-            if self._group_of is not None:
-                group = self._group_of(key)
-                members = self._groups.get((jail, group)) if group is not None else None
-                if members is not None:
-                    members.discard(key)
-                    if not members:
-                        del self._groups[(jail, group)]  # type: ignore[arg-type]
+            group = self._group_of(key) if self._group_of is not None else None
+            members = self._groups.get((jail, group)) if group is not None else None
+            if group is not None and members is not None:
+                members.discard(key)
+                if not members:
+                    del self._groups[(jail, group)]
         return [Change("remove", stored.ban) for stored in ended]
 
     def _index(self, jail: str, key: str) -> None:

@@ -396,11 +396,9 @@ class Daemon:
         more: list[Ban] = []
         for ban in applied:
             grouped = None
-            prefix = prefix_of(ban.key, self.config.aggregate) if (
-                self.config.aggregate.enabled) else None
-            if prefix is not None:
-                grouped = aggregate_ban(self.config.aggregate, ban,
-                                        self.ledger.in_group(ban.jail, prefix), now)
+            if self.config.aggregate.enabled:
+                grouped = aggregate_ban(self.config.aggregate, ban, self.ledger.grouped_with(ban),
+                                        now)
             if grouped is not None:
                 prefix_ban, members = grouped
                 for member in members:  # the prefix replaces them (one set cannot hold both)
