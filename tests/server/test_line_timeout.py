@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,16 @@ from tests.support import fail2ban_dir
 from tests.support.waiting import until
 
 REASON = fail2ban_dir.skip_reason()
+
+
+def _the_one_report(caplog: pytest.LogCaptureFixture,
+                    main: Callable[[], Coroutine[Any, Any, None]]) -> str:
+    """Run the daemon scenario `main`; the one timed-out-line report it logged."""
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(asyncio.wait_for(main(), timeout=60))
+    reports = [r.getMessage() for r in caplog.records if "took more than" in r.getMessage()]
+    assert len(reports) == 1, reports
+    return reports[0]
 
 
 @pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
@@ -45,13 +57,10 @@ def test_a_catastrophic_line_is_skipped_reported_and_banning_goes_on(
         finally:
             await daemon.shutdown()
 
-    with caplog.at_level(logging.ERROR):
-        asyncio.run(asyncio.wait_for(main(), timeout=60))
-    reports = [r.getMessage() for r in caplog.records if "took more than" in r.getMessage()]
-    assert len(reports) == 1, reports
-    assert f"{log} line 1 took more than 0.25s" in reports[0]
-    assert reports[0].endswith(r"Slow on it: failregex = slow\[\d+\]: bad login from <HOST>(?: (\w+\s?)+!)?$")
-    assert "filter.d/slow.conf" in reports[0]
+    report = _the_one_report(caplog, main)
+    assert f"{log} line 1 took more than 0.25s" in report
+    assert report.endswith(r"Slow on it: failregex = slow\[\d+\]: bad login from <HOST>(?: (\w+\s?)+!)?$")
+    assert "filter.d/slow.conf" in report
 
 
 def test_an_access_rule_path_regex_that_backtracks_is_bounded_too(
@@ -94,9 +103,6 @@ maxretry = 2
         finally:
             await daemon.shutdown()
 
-    with caplog.at_level(logging.ERROR):
-        asyncio.run(asyncio.wait_for(main(), timeout=60))
-    reports = [r.getMessage() for r in caplog.records if "took more than" in r.getMessage()]
-    assert len(reports) == 1, reports
-    assert f"{log} line 1 took more than 0.25s in its access rule" in reports[0]
-    assert reports[0].endswith("Slow on it: path = ^/(a+)+$")
+    report = _the_one_report(caplog, main)
+    assert f"{log} line 1 took more than 0.25s in its access rule" in report
+    assert report.endswith("Slow on it: path = ^/(a+)+$")
