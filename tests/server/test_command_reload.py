@@ -4,7 +4,7 @@ the new ones, which get the active bans; real commands, a real log, SQLite."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,19 @@ def _two_attempts(log: Path, address: str) -> None:
                            f"{address} port {port}\n" for port in (1, 2)))
 
 
+def _with_daemon(root: Path, body: Callable[[Daemon], Awaitable[None]]) -> None:
+    """Start a daemon on root's floodwall.toml, run `body` with it, shut it down."""
+    async def main() -> None:
+        daemon = Daemon(load_config(root / "floodwall.toml"))  # dry-run + command actions
+        await daemon.start()
+        try:
+            await body(daemon)
+        finally:
+            await daemon.shutdown()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=60))
+
+
 def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None:
     old, new = tmp_path / "old", tmp_path / "new"
     old.mkdir(), new.mkdir()
@@ -48,27 +61,22 @@ def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None
     log = tmp_path / "auth.log"
     log.write_text("")
 
-    async def main() -> None:
-        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))  # dry-run + command actions
-        await daemon.start()
-        try:
-            await until(lambda: (old / "started").exists(), "the action's start", timeout=20.0)
-            with log.open("a") as writer:
-                for port in (1, 2):
-                    writer.write(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x "
-                                 f"from 192.0.2.7 port {port}\n")
-            await until(lambda: (old / "banned-192.0.2.7").exists(), "the old action's ban",
-                        timeout=20.0)
-            (directory / "action.d" / "note.conf").write_text(ACTION.format(marks=new))
-            await daemon.reload()
-            await until(lambda: not (old / "started").exists(), "the old action's stop",
-                        timeout=20.0)
-            await until(lambda: (new / "started").exists() and (new / "banned-192.0.2.7").exists(),
-                        "the new action's start and ban", timeout=20.0)
-        finally:
-            await daemon.shutdown()
+    async def main(daemon: Daemon) -> None:
+        await until(lambda: (old / "started").exists(), "the action's start", timeout=20.0)
+        with log.open("a") as writer:
+            for port in (1, 2):
+                writer.write(f"Nov 22 04:00:0{port} host sshd[{port}]: Invalid user x "
+                             f"from 192.0.2.7 port {port}\n")
+        await until(lambda: (old / "banned-192.0.2.7").exists(), "the old action's ban",
+                    timeout=20.0)
+        (directory / "action.d" / "note.conf").write_text(ACTION.format(marks=new))
+        await daemon.reload()
+        await until(lambda: not (old / "started").exists(), "the old action's stop",
+                    timeout=20.0)
+        await until(lambda: (new / "started").exists() and (new / "banned-192.0.2.7").exists(),
+                    "the new action's start and ban", timeout=20.0)
 
-    asyncio.run(asyncio.wait_for(main(), timeout=60))
+    _with_daemon(tmp_path, main)
 
 
 def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -> None:
@@ -80,21 +88,16 @@ def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -
     fail2ban_dir.floodwall_toml(tmp_path)
     _two_attempts(tmp_path / "auth.log", "192.0.2.8")
 
-    async def main() -> None:
-        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
-        await daemon.start()
-        try:
-            await until(lambda: bool(daemon.ledger.active()), "the native ban", timeout=20.0)
-            assert not (marks / "started").exists()
-            (directory / "jail.local").write_text(JAIL_LOCAL.format(root=tmp_path))
-            await daemon.reload()
-            await until(lambda: (marks / "started").exists()
-                        and (marks / "banned-192.0.2.8").exists(), "the action's start and ban",
-                        timeout=20.0)
-        finally:
-            await daemon.shutdown()
+    async def main(daemon: Daemon) -> None:
+        await until(lambda: bool(daemon.ledger.active()), "the native ban", timeout=20.0)
+        assert not (marks / "started").exists()
+        (directory / "jail.local").write_text(JAIL_LOCAL.format(root=tmp_path))
+        await daemon.reload()
+        await until(lambda: (marks / "started").exists()
+                    and (marks / "banned-192.0.2.8").exists(), "the action's start and ban",
+                    timeout=20.0)
 
-    asyncio.run(asyncio.wait_for(main(), timeout=60))
+    _with_daemon(tmp_path, main)
 
 
 LIFECYCLE = """[Definition]
@@ -114,21 +117,17 @@ def test_a_stop_lifts_command_bans_and_the_next_start_restores_them(tmp_path: Pa
     fail2ban_dir.floodwall_toml(tmp_path)
     _two_attempts(tmp_path / "auth.log", "192.0.2.9")
 
-    async def run_once(check: Callable[[], bool], what: str) -> None:
-        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
-        await daemon.start()
-        try:
+    def run_once(check: Callable[[], bool], what: str) -> None:
+        async def body(daemon: Daemon) -> None:
             await until(check, what, timeout=20.0)
             assert (marks / "started").exists()
-        finally:
-            await daemon.shutdown()
 
-    asyncio.run(asyncio.wait_for(run_once(
-        lambda: (marks / "banned-192.0.2.9-0").exists(), "the ban"), timeout=60))
+        _with_daemon(tmp_path, body)
+
+    run_once(lambda: (marks / "banned-192.0.2.9-0").exists(), "the ban")
     assert (marks / "flushed").exists() and not (marks / "started").exists()
     (marks / "banned-192.0.2.9-0").unlink()  # what the flush did, for this fake action
-    asyncio.run(asyncio.wait_for(run_once(
-        lambda: (marks / "banned-192.0.2.9-1").exists(), "the restored ban"), timeout=60))
+    run_once(lambda: (marks / "banned-192.0.2.9-1").exists(), "the restored ban")
 
 
 @pytest.mark.skipif(not Path("/etc/fail2ban/action.d/smtp.py").exists(),
@@ -142,16 +141,11 @@ def test_a_python_action_mails_a_ban_made_from_the_log(tmp_path: Path) -> None:
         fail2ban_dir.floodwall_toml(tmp_path)
         _two_attempts(tmp_path / "auth.log", "192.0.2.30")
 
-        async def main() -> None:
-            daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
-            await daemon.start()
-            try:
-                await until(lambda: any("banned 192.0.2.30" in m for m in messages),
-                            "the ban's mail", timeout=20.0)
-            finally:
-                await daemon.shutdown()
+        async def main(daemon: Daemon) -> None:
+            await until(lambda: any("banned 192.0.2.30" in m for m in messages),
+                        "the ban's mail", timeout=20.0)
 
-        asyncio.run(asyncio.wait_for(main(), timeout=60))
+        _with_daemon(tmp_path, main)
     assert ["started" in messages[0], "stopped" in messages[-1]] == [True, True]
 
 
@@ -170,19 +164,14 @@ def test_status_and_metrics_show_action_calls_still_waiting(tmp_path: Path) -> N
     fail2ban_dir.floodwall_toml(tmp_path)
     _two_attempts(tmp_path / "auth.log", "192.0.2.40")
 
-    async def main() -> None:
-        daemon = Daemon(load_config(tmp_path / "floodwall.toml"))
-        await daemon.start()
-        try:
-            await until(lambda: daemon.status()["jails"][0]["actions_pending"] == 1,
-                        "the ban waiting on its gate", timeout=20.0)
-            assert 'floodwall_actions_pending{jail="sshd"} 1.0' in render_metrics(
-                daemon).decode()
-            (marks / "go").touch()
-            await until(lambda: daemon.status()["jails"][0]["actions_pending"] == 0,
-                        "the ban to run", timeout=20.0)
-            assert (marks / "banned-192.0.2.40").exists()
-        finally:
-            await daemon.shutdown()
+    async def main(daemon: Daemon) -> None:
+        await until(lambda: daemon.status()["jails"][0]["actions_pending"] == 1,
+                    "the ban waiting on its gate", timeout=20.0)
+        assert 'floodwall_actions_pending{jail="sshd"} 1.0' in render_metrics(
+            daemon).decode()
+        (marks / "go").touch()
+        await until(lambda: daemon.status()["jails"][0]["actions_pending"] == 0,
+                    "the ban to run", timeout=20.0)
+        assert (marks / "banned-192.0.2.40").exists()
 
-    asyncio.run(asyncio.wait_for(main(), timeout=60))
+    _with_daemon(tmp_path, main)
