@@ -3,7 +3,6 @@ the new ones, which get the active bans; real commands, a real log, SQLite."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from floodwall.config.loader import load_config
 from floodwall.server.daemon import Daemon
 from tests.support import fail2ban_dir
+from tests.support.daemons import with_daemon
 from tests.support.waiting import until
 
 REASON = fail2ban_dir.skip_reason()
@@ -40,16 +40,19 @@ def _two_attempts(log: Path, address: str) -> None:
 
 
 def _with_daemon(root: Path, body: Callable[[Daemon], Awaitable[None]]) -> None:
-    """Start a daemon on root's floodwall.toml, run `body` with it, shut it down."""
-    async def main() -> None:
-        daemon = Daemon(load_config(root / "floodwall.toml"))  # dry-run + command actions
-        await daemon.start()
-        try:
-            await body(daemon)
-        finally:
-            await daemon.shutdown()
+    """A daemon on root's floodwall.toml (dry-run + command actions) around `body`."""
+    with_daemon(load_config(root / "floodwall.toml"), body)
 
-    asyncio.run(asyncio.wait_for(main(), timeout=60))
+
+def _note_action(root: Path, action: str) -> Path:
+    """The fail2ban config of JAIL_LOCAL under `root` with `action` as action.d/note.conf
+    (its {marks} the folder returned), and a floodwall.toml reading it."""
+    marks = root / "marks"
+    marks.mkdir()
+    fail2ban_dir.copy_config(root / "fail2ban", JAIL_LOCAL.format(root=root),
+                             {"action.d/note.conf": action.format(marks=marks)})
+    fail2ban_dir.floodwall_toml(root)
+    return marks
 
 
 def test_changed_actions_restart_and_get_the_active_bans(tmp_path: Path) -> None:
@@ -110,11 +113,7 @@ actionunban = rm -f {marks}/banned-<ip>-0 {marks}/banned-<ip>-1
 
 
 def test_a_stop_lifts_command_bans_and_the_next_start_restores_them(tmp_path: Path) -> None:
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path),
-                             {"action.d/note.conf": LIFECYCLE.format(marks=marks)})
-    fail2ban_dir.floodwall_toml(tmp_path)
+    marks = _note_action(tmp_path, LIFECYCLE)
     _two_attempts(tmp_path / "auth.log", "192.0.2.9")
 
     def run_once(check: Callable[[], bool], what: str) -> None:
@@ -157,11 +156,7 @@ actionban = i=0; while [ ! -e {marks}/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$
 def test_status_and_metrics_show_action_calls_still_waiting(tmp_path: Path) -> None:
     from floodwall.server.metrics import render_metrics
 
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    fail2ban_dir.copy_config(tmp_path / "fail2ban", JAIL_LOCAL.format(root=tmp_path),
-                             {"action.d/note.conf": GATED.format(marks=marks)})
-    fail2ban_dir.floodwall_toml(tmp_path)
+    marks = _note_action(tmp_path, GATED)
     _two_attempts(tmp_path / "auth.log", "192.0.2.40")
 
     async def main(daemon: Daemon) -> None:

@@ -14,6 +14,7 @@ from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import ControlError
 from floodwall.server.control import request
 from floodwall.server.daemon import Daemon
+from tests.support.daemons import with_daemon
 from tests.support.waiting import until
 
 CONFIG = """
@@ -57,15 +58,9 @@ def _append(root: Path, site: str, text: str) -> None:
 
 def _scenario(root: Path, body: Callable[[Daemon, RecordingEnforcer], Awaitable[None]],
               maxretry: int = 4) -> None:
-    async def main() -> None:
-        enforcer = RecordingEnforcer()
-        daemon = Daemon(load_config(_write(root, maxretry)), enforcer=enforcer)
-        await daemon.start()
-        try:
-            await body(daemon, enforcer)
-        finally:
-            await daemon.shutdown()
-    asyncio.run(asyncio.wait_for(main(), timeout=60))
+    enforcer = RecordingEnforcer()
+    with_daemon(load_config(_write(root, maxretry)), lambda daemon: body(daemon, enforcer),
+                enforcer=enforcer)
 
 
 def test_failures_across_vhosts_are_counted_together_and_banned(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from floodwall.bans.transfer import Entry
@@ -16,6 +15,7 @@ from floodwall.model import Ban
 from floodwall.server.daemon import Daemon
 from floodwall.server.imports import daemon_running, deliver
 from floodwall.storage.database import Database
+from tests.support.daemons import with_daemon
 
 CONFIG = """
 [floodwall]
@@ -48,18 +48,6 @@ def _entries(now: float) -> list[Entry]:
     ]
 
 
-def _with_daemon(config: Config, enforcer: RecordingEnforcer,
-                 body: Callable[[Daemon], Awaitable[None]]) -> None:
-    async def main() -> None:
-        daemon = Daemon(config, enforcer=enforcer)
-        await daemon.start()
-        try:
-            await body(daemon)
-        finally:
-            await daemon.shutdown()
-    asyncio.run(asyncio.wait_for(main(), timeout=60))
-
-
 def test_import_through_the_running_daemon_is_enforced_at_once(tmp_path: Path) -> None:
     config = _config(tmp_path)
     enforcer = RecordingEnforcer()
@@ -78,7 +66,7 @@ def test_import_through_the_running_daemon_is_enforced_at_once(tmp_path: Path) -
         again, _ = await asyncio.to_thread(deliver, config, _entries(now), now)
         assert (again.enforced, again.history, again.known) == (0, 0, 3)
 
-    _with_daemon(config, enforcer, body)
+    with_daemon(config, body, enforcer=enforcer)
     database = Database(config.database)
     try:
         assert [(s.ban.key, s.ended) for s in database.bans_since(0.0)
@@ -103,7 +91,7 @@ def test_without_a_daemon_the_ledger_gets_them_and_the_next_start_enforces_them(
         assert sorted(b.key for b in daemon.ledger.active()) == ["198.51.100.1", "198.51.100.2"]
         assert enforcer.elements()["sshd"] == ["198.51.100.2"]
 
-    _with_daemon(config, enforcer, body)
+    with_daemon(config, body, enforcer=enforcer)
 
 
 def test_large_imports_are_sent_in_pieces_the_socket_accepts(tmp_path: Path) -> None:
@@ -118,4 +106,4 @@ def test_large_imports_are_sent_in_pieces_the_socket_accepts(tmp_path: Path) -> 
         assert intake.enforced == 3000
         assert len(enforcer.elements()["web"]) == 3000
 
-    _with_daemon(config, enforcer, body)
+    with_daemon(config, body, enforcer=enforcer)
