@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.lines import access_line, sshd_failed_line
 from tests.support.netns import wait_until
 
 VICTIM = "192.0.2.99"
@@ -52,8 +53,9 @@ if os.geteuid() != 0 or shutil.which("setpriv") is None:
 
 def _access(client: str, path: str, *, user: str = "-", agent: str = "curl/8",
             referer: str = "-") -> bytes:
-    return (f'{client} - {user} [02/Mar/2026:08:00:00 +0000] "GET {path} HTTP/1.1" 404 10 '
-            f'"{referer}" "{agent}"\n').encode()
+    # Stamped now: lines older than findtime would be released by the daemon's next tick
+    # whenever they came in two batches (the test then failed at random).
+    return access_line(client, path, user=user, agent=agent, referer=referer).encode()
 
 
 @pytest.fixture()
@@ -108,8 +110,8 @@ def test_bad_input_keeps_the_daemon_up_and_bans_only_true_clients(root: Path) ->
             _append(a_log if n % 2 else b_log, _access(SCANNER, f"/.env{n}"))
         with open(root / "auth.log", "a") as auth:
             for n in range(5):
-                auth.write(f"Mar  2 08:00:0{n} web1 sshd[77{n}]: Failed password for invalid user "
-                           f"{VICTIM} from {GUESSER} port 4{n} ssh2\n")
+                auth.write(sshd_failed_line(GUESSER, VICTIM, pid=770 + n, port=40 + n,
+                                            invalid=True))
         _append(locked, b"")  # an event on the unreadable file
 
         def bans() -> set[str]:
