@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.traffic import generate
-from floodwall.config.durations import format_duration
 from floodwall.config.loader import load_config
 from floodwall.replay import replay
+from floodwall.settings.durations import format_duration
 
 OUT = ROOT / "demo-out"
 LINES = 150_000

@@ -100,3 +100,17 @@ class Change:
     restored: bool = False
     """The ban was already in force before the daemon started (applied again from the
     ledger); fail2ban actions with `norestored` skip such bans."""
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """How far one file has been read: the end of its last complete line."""
+
+    inode: int
+    """Inode of the file that was read; another inode at the path is another file."""
+    offset: int
+    """Byte offset just after the last complete line read."""
+    lineno: int
+    """Number of lines read so far in this generation of the file."""
+    head: str
+    """`sources.offsets.head_digest` of the first min(offset, HEAD_BYTES) bytes: tells a recreated or
+    truncated-and-regrown file apart from the one that was read."""

@@ -6,19 +6,18 @@ from collections.abc import Iterable
 from pathlib import PurePath
 
 from floodwall.addresses import Allowlist
-from floodwall.config.model import Config, JailConfig
 from floodwall.detection.jail import Jail
 from floodwall.errors import ConfigError
 from floodwall.matching.access_filter import AccessFilter
 from floodwall.matching.accesslog import KNOWN_FORMATS, access_parser
 from floodwall.matching.deadline import LineDeadline
 from floodwall.matching.entries import Entry, EntryParser
-from floodwall.matching.fail2ban.filterdef import inline_filter
 from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
 from floodwall.matching.filters import LineFilter
 from floodwall.matching.prefilter import Prefilter
 from floodwall.matching.sshd import SshdFilter
 from floodwall.model import Decision, SourceLine
+from floodwall.settings.values import Config, JailConfig, inline_filter
 from floodwall.sources.journal import journal_path
 
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.policy import BanPolicy
-from floodwall.config.model import Config
 from floodwall.errors import FloodwallError
 from floodwall.matching.accesslog import access_parser
 from floodwall.matching.entries import Entry, EntryParser
 from floodwall.model import Ban, Decision
 from floodwall.pipeline import Pipeline
+from floodwall.settings.values import Config
 from floodwall.sources.reader import ReadProgress, read_lines
 
 _EXPIRE_EVERY = 50_000

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from redis.exceptions import RedisError
 
-from floodwall.cluster.config import ClusterConfig
 from floodwall.cluster.connection import connect, explain
+from floodwall.settings.values import ClusterConfig
 from tests.support.redis_server import SKIP_REASON, RedisServer
 
 

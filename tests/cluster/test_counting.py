@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from floodwall.cluster.config import ClusterConfig
 from floodwall.cluster.connection import connect
 from floodwall.cluster.counting import FleetCounter, FleetWindows
 from floodwall.detection.windows import SlidingWindows
 from floodwall.model import Failure
+from floodwall.settings.values import ClusterConfig
 from tests.support.redis_server import RedisServer
 
 T0 = 1_800_000_000.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from floodwall.cluster.config import ClusterConfig
 from floodwall.cluster.connection import connect
 from floodwall.cluster.decisions import DecisionStream, FleetDecision, stream_id
 from floodwall.model import Ban
+from floodwall.settings.values import ClusterConfig
 from tests.support.redis_server import RedisServer
 
 NOW = 1_800_000_000.0

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from floodwall.config.fail2ban_actions import command_action, resolve_action
-from floodwall.config.model import Fail2banFilterRef, JailConfig
+from floodwall.config.fail2ban_filters import load_filter
 from floodwall.enforcement.base import JailFirewall
 from floodwall.enforcement.commands import CommandEnforcer
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
 from floodwall.model import Ban, Change, Failure, SourceLine
+from floodwall.settings.values import Fail2banFilterConfig, JailConfig
 from tests.support.netns import wait_until
 
 SSHD_FILTER = Path("/etc/fail2ban/filter.d/sshd.conf")
@@ -48,7 +49,7 @@ def _ban(key: str) -> Ban:
 
 def _sshd_failures(user: str, address: str) -> list[Failure]:
     """Failures the real sshd filter reads from a log line naming `user`."""
-    line_filter = Fail2banLineFilter("sshd", Fail2banFilterRef(str(SSHD_FILTER)))
+    line_filter = Fail2banLineFilter("sshd", Fail2banFilterConfig(load_filter(str(SSHD_FILTER))))
     text = (f"Nov 22 04:00:00 host sshd[4242]: Failed password for {user} from {address} "
             "port 50022 ssh2")
     failures = line_filter.failures(Entry(SourceLine("auth.log", 1, text), None))
@@ -124,7 +125,7 @@ def test_the_daemon_hands_a_bans_failures_to_command_actions(tmp_path: Path) -> 
                         f'socket = "{tmp_path}/c.sock"\nbackend = "dry-run"\n'
                         '[jails.other]\nlogpath = "/x"\n', str(tmp_path / "f.toml"))
     jail = replace(_jail(tmp_path, SHELL_ACTION, firewall=False),
-                   fail2ban=Fail2banFilterRef(str(SSHD_FILTER)))
+                   fail2ban=Fail2banFilterConfig(load_filter(str(SSHD_FILTER))))
     config = replace(base, jails=(jail,))
     daemon = Daemon(config)
     daemon._rebuild_firewall()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.policy import BanPolicy
-from floodwall.config.model import JailConfig
 from floodwall.enforcement.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.model import Decision
+from floodwall.settings.values import JailConfig
 
 
 def _script(tmp_path: Path, body: str) -> Path:

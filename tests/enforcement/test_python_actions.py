@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from floodwall.config.model import JailConfig, PythonActionConfig
 from floodwall.enforcement.base import JailFirewall
 from floodwall.enforcement.commands import CommandEnforcer
 from floodwall.enforcement.python_actions import fail2ban_python
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.model import Ban, Change
+from floodwall.settings.values import JailConfig, PythonActionConfig
 from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.skipif(

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from floodwall.clock import ManualClock
-from floodwall.config.model import ReconConfig
 from floodwall.recon.enricher import Enricher, build_enricher
+from floodwall.settings.values import ReconConfig
 from floodwall.storage.database import Database
 from tests.recon.servers import DnsServer, rdap_server
 

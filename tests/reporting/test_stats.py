@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from floodwall.config.model import ReconConfig
 from floodwall.recon.enricher import build_enricher
 from floodwall.reporting.stats import Report, build_report
 from floodwall.reporting.text import render_text
+from floodwall.settings.values import ReconConfig
 from tests.reporting.ledger import NOW, fill
 
 

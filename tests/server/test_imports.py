@@ -9,11 +9,11 @@ from pathlib import Path
 
 from floodwall.bans.transfer import Entry
 from floodwall.config.loader import load_config
-from floodwall.config.model import Config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.model import Ban
 from floodwall.server.daemon import Daemon
 from floodwall.server.imports import daemon_running, deliver
+from floodwall.settings.values import Config
 from floodwall.storage.database import Database
 from tests.support.daemons import with_daemon
 

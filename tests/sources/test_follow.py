@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from floodwall.model import SourceLine
+from floodwall.model import Position, SourceLine
 from floodwall.sources.follow import FileFollower
-from floodwall.sources.offsets import Position, head_digest
+from floodwall.sources.offsets import head_digest
 
 from .writers import NumberWriter, append, copy_truncate, numbers, rename_rotation, texts
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from floodwall.config.model import JournalConfig
 from floodwall.model import SourceLine
+from floodwall.settings.values import JournalConfig
 from floodwall.sources import journal as journal_module
 from floodwall.sources.journal import (
     JournalFollower,

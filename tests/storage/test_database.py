@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from floodwall.errors import StorageError
-from floodwall.sources.offsets import Position
+from floodwall.model import Position
 from floodwall.storage.database import Database
 
 

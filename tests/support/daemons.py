@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from floodwall.config.model import Config
 from floodwall.enforcement.base import Enforcer
 from floodwall.server.daemon import Daemon
+from floodwall.settings.values import Config
 
 
 def with_daemon(config: Config, body: Callable[[Daemon], Awaitable[None]], *,

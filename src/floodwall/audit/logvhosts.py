@@ -7,8 +7,8 @@ import os
 import re
 from collections import Counter
 
-from floodwall.config.model import Config
 from floodwall.matching.accesslog import access_parser
+from floodwall.settings.values import Config
 from floodwall.sources.reader import open_log
 
 TAIL_BYTES = 1 << 20

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from floodwall.config.durations import format_duration
-from floodwall.config.model import AggregateConfig
 from floodwall.model import Ban
+from floodwall.settings.durations import format_duration
+from floodwall.settings.values import AggregateConfig
 
 
 def prefix_of(key: str, config: AggregateConfig) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from floodwall.config.model import EscalationConfig
+from floodwall.settings.values import EscalationConfig
 
 MAX_DOUBLINGS = 20
 """The default growth doubles per previous ban, at most this many times (as fail2ban)."""

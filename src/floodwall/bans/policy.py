@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.escalation import escalated_bantime
-from floodwall.config.model import JailConfig
 from floodwall.enforcement.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.model import Ban, Decision
+from floodwall.settings.values import JailConfig
 
 History = Callable[[str, float, "str | None"], int]
 """(key, since, jail or None for all jails) -> bans of the key since then."""

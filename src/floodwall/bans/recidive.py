@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from floodwall.bans.policy import History
-from floodwall.config.durations import format_duration
-from floodwall.config.model import RecidiveConfig
 from floodwall.model import Ban
+from floodwall.settings.durations import format_duration
+from floodwall.settings.values import RecidiveConfig
 
 RECIDIVE_JAIL = "recidive"
 """Jail of recidive bans (all ports)."""

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from floodwall.config.loader import load_config
-from floodwall.config.model import Config
+from floodwall.settings.values import Config
 
 DEFAULT_CONFIG = "/etc/floodwall/floodwall.toml"
 

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 from floodwall.cli.common import add_config_option, config_from, print_json, print_table, timestamp
-from floodwall.config.durations import format_duration
 from floodwall.server.control import request
+from floodwall.settings.durations import format_duration
 
 
 def register(subparsers: Any) -> None:

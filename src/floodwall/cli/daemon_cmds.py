@@ -8,7 +8,7 @@ import resource
 from typing import Any
 
 from floodwall.cli.common import add_config_option, add_fail2ban_option, config_from
-from floodwall.config.durations import format_duration
+from floodwall.settings.durations import format_duration
 
 
 def register(subparsers: Any) -> None:

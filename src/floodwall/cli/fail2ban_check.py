@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from floodwall.config.durations import format_duration
 from floodwall.config.fail2ban_jails import read_fail2ban
+from floodwall.settings.durations import format_duration
 
 
 def print_fail2ban_report(directory: str) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 from floodwall.addresses import normalise_address, parse_key
 from floodwall.cli.common import add_config_option, config_from, print_json, print_table
-from floodwall.config.durations import parse_duration
 from floodwall.errors import FloodwallError
 from floodwall.recon.enricher import Enricher, build_enricher
 from floodwall.recon.model import Enrichment
+from floodwall.settings.durations import parse_duration
 from floodwall.storage.database import Database
 
 CONCURRENT = 8

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from floodwall.clock import ManualClock
+from floodwall.config.fail2ban_filters import load_filter
 from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban import Fail2banFilter, FilterFailure
 from floodwall.matching.fail2ban.logrun import count_log, feed_buffers, log_failures
@@ -92,7 +93,8 @@ def _regex(args: argparse.Namespace) -> int:
     # One "now" for the whole run: dates without a year complete the same way on every line.
     clock = ManualClock(args.now if args.now is not None else time.time())
     path = _filter_path(args.filter, args.config_dir)
-    engine = Fail2banFilter(path, args.filter_options, clock=clock, check_all=args.check_all)
+    engine = Fail2banFilter(load_filter(path, args.filter_options), clock=clock,
+                            check_all=args.check_all)
     engine.keep_lines = args.print_all_matched and not args.json
     started = time.perf_counter()
     if args.json:

@@ -16,8 +16,8 @@ from floodwall.cli.common import (
     print_table,
     timestamp,
 )
-from floodwall.config.durations import format_duration
 from floodwall.replay import ReplayBan, ReplayStats, replay
+from floodwall.settings.durations import format_duration
 
 
 def register(subparsers: Any) -> None:

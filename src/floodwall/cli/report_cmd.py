@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from floodwall.cli.common import add_config_option, config_from, print_json
-from floodwall.config.durations import parse_duration
 from floodwall.errors import FloodwallError
 from floodwall.recon.enricher import build_enricher
 from floodwall.reporting.html import render_html
 from floodwall.reporting.stats import build_report
 from floodwall.reporting.text import render_text
+from floodwall.settings.durations import parse_duration
 from floodwall.storage.database import Database
 
 

@@ -19,10 +19,10 @@ from floodwall.bans.transfer import (
     stored_record,
 )
 from floodwall.cli.common import add_config_option, config_from, err
-from floodwall.config.durations import parse_bantime
-from floodwall.config.model import Config
 from floodwall.errors import ImportFileError
 from floodwall.server.imports import check_import_jail, deliver
+from floodwall.settings.durations import parse_bantime
+from floodwall.settings.values import Config
 from floodwall.storage.database import Database
 
 DEFAULT_IMPORT_JAIL = "manual"

@@ -7,7 +7,7 @@ from typing import Any
 
 from floodwall.addresses import normalise_address
 from floodwall.cli.common import add_config_option, config_from, print_json, timestamp
-from floodwall.config.durations import format_duration
+from floodwall.settings.durations import format_duration
 from floodwall.storage.database import Database
 
 

@@ -10,7 +10,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, ResponseError
 
-from floodwall.cluster.config import ClusterConfig
+from floodwall.settings.values import ClusterConfig
 
 
 def connect(config: ClusterConfig) -> aioredis.Redis:

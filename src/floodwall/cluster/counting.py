@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 import redis.asyncio as aioredis
 
-from floodwall.config.durations import format_duration
 from floodwall.detection.windows import Crossing, SlidingWindows
 from floodwall.model import Decision, Failure
+from floodwall.settings.durations import format_duration
 
 MAX_PENDING = 100_000
 """Failures held for the fleet between two flushes; beyond that (Redis away) only local

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from floodwall.cluster.config import ClusterConfig
 from floodwall.cluster.connection import connect, explain
 from floodwall.cluster.counting import FleetCounter, FleetWindows
 from floodwall.cluster.decisions import DecisionStream, FleetDecision, stream_id
 from floodwall.cluster.queue import DecisionQueue
 from floodwall.model import Ban, Failure
+from floodwall.settings.values import ClusterConfig
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis

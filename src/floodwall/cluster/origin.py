@@ -8,8 +8,8 @@ import json
 import subprocess
 from collections.abc import Sequence
 
-from floodwall.cluster.config import ClusterConfig
 from floodwall.errors import ConfigError, EnforcementError
+from floodwall.settings.values import ClusterConfig
 
 DEFAULT_TABLE = "floodwall_origin"
 """nftables table (family inet) holding the origin's rules."""

@@ -8,11 +8,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from floodwall.config.fail2ban_filters import init_options, substitute_tags
+from floodwall.config.fail2ban_ini import MissingOption, read_config
 from floodwall.config.fail2ban_values import split_words, to_bool
-from floodwall.config.model import CommandActionConfig
 from floodwall.errors import ConfigError
-from floodwall.matching.fail2ban.confreader import MissingOption, read_config
-from floodwall.matching.fail2ban.filterdef import init_options, substitute_tags
+from floodwall.settings.values import CommandActionConfig
 
 CONDITIONAL_FAMILY = re.compile(r"^\w+\?family=")
 """An option that applies only to one address family (`name?family=inet6`)."""

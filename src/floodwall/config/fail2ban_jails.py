@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from floodwall.bans.formula import compile_formula
 from floodwall.bans.recidive import RECIDIVE_JAIL
 from floodwall.bans.selfprotect import local_addresses
 from floodwall.config.fail2ban_actions import (
@@ -27,6 +26,15 @@ from floodwall.config.fail2ban_actions import (
     native_scope,
     resolve_action,
 )
+from floodwall.config.fail2ban_filters import load_filter
+from floodwall.config.fail2ban_ini import (
+    DEFAULT,
+    INCLUDES,
+    KNOWN_PREFIX,
+    ConfigSet,
+    MissingOption,
+    read_config,
+)
 from floodwall.config.fail2ban_values import (
     extract_options,
     positive_seconds,
@@ -35,28 +43,20 @@ from floodwall.config.fail2ban_values import (
     to_bool,
     to_seconds,
 )
-from floodwall.config.model import (
+from floodwall.enforcement.base import JailFirewall
+from floodwall.enforcement.python_actions import fail2ban_python
+from floodwall.errors import ConfigError, EnforcementError
+from floodwall.settings.formula import compile_formula
+from floodwall.settings.values import (
     CommandActionConfig,
     EscalationConfig,
-    Fail2banFilterRef,
+    Fail2banFilterConfig,
     JailConfig,
     JournalConfig,
     Network,
     PythonActionConfig,
     RecidiveConfig,
 )
-from floodwall.enforcement.base import JailFirewall
-from floodwall.enforcement.python_actions import fail2ban_python
-from floodwall.errors import ConfigError, EnforcementError
-from floodwall.matching.fail2ban.confreader import (
-    DEFAULT,
-    INCLUDES,
-    KNOWN_PREFIX,
-    ConfigSet,
-    MissingOption,
-    read_config,
-)
-from floodwall.matching.fail2ban.filterdef import load_filter
 
 JAIL_OPTIONS = ("enabled", "backend", "maxretry", "maxmatches", "findtime", "bantime",
                 "bantime.increment", "bantime.factor", "bantime.formula",
@@ -286,8 +286,8 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
         ports=() if all_ports else ports,
         protocol=protocol,  # type: ignore[arg-type]
         escalation=_escalation(reader, options),
-        fail2ban=Fail2banFilterRef(filter_path, tuple(sorted({**options, **arguments}.items())),
-                                   options.get("logtimezone") or None),
+        fail2ban=Fail2banFilterConfig(definition, tuple(sorted({**options, **arguments}.items())),
+                                      options.get("logtimezone") or None),
         journal=journal,
         commands=commands, firewall=bool(native), origin=reader.directory)
     try:

@@ -11,15 +11,19 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
-from floodwall.bans.formula import BanFormula, compile_formula
-from floodwall.cluster.config import ClusterConfig, parse_cluster
+from floodwall.config.cluster import parse_cluster
 from floodwall.config.converters import boolean, non_empty_text
-from floodwall.config.durations import parse_bantime, parse_duration
 from floodwall.config.fail2ban_jails import Fail2banSetup, read_fail2ban
 from floodwall.config.locate import find_line
-from floodwall.config.model import (
+from floodwall.errors import ConfigError
+from floodwall.matching.fail2ban.regex import TaggedRegex
+from floodwall.rates import parse_rate
+from floodwall.settings.durations import parse_bantime, parse_duration
+from floodwall.settings.formula import BanFormula, compile_formula
+from floodwall.settings.values import (
     AccessRule,
     AggregateConfig,
+    ClusterConfig,
     Config,
     EscalationConfig,
     HttpConfig,
@@ -29,9 +33,6 @@ from floodwall.config.model import (
     RecidiveConfig,
     ReconConfig,
 )
-from floodwall.errors import ConfigError
-from floodwall.matching.fail2ban.regex import TaggedRegex
-from floodwall.rates import parse_rate
 
 _JAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 

@@ -6,12 +6,12 @@ import ipaddress
 from dataclasses import replace
 
 from floodwall.addresses import Allowlist
-from floodwall.config.durations import format_duration
-from floodwall.config.model import JailConfig
 from floodwall.detection.windows import SlidingWindows
 from floodwall.matching.entries import Entry
 from floodwall.matching.filters import LineFilter
 from floodwall.model import Decision, Failure
+from floodwall.settings.durations import format_duration
+from floodwall.settings.values import JailConfig
 
 
 class Jail:

@@ -24,13 +24,13 @@ import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
-from floodwall.config.model import CommandActionConfig, JailConfig, PythonActionConfig
 from floodwall.enforcement.action_runner import ActionRunner
 from floodwall.enforcement.base import ApplyError, Enforcer, JailFirewall
 from floodwall.enforcement.lifecycle import ActionLifecycle, Capability, Operation
 from floodwall.enforcement.python_actions import PythonAction
 from floodwall.errors import EnforcementError
 from floodwall.model import Ban, Change, Failure
+from floodwall.settings.values import CommandActionConfig, JailConfig, PythonActionConfig
 
 log = logging.getLogger("floodwall.enforcement")
 

@@ -22,8 +22,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from floodwall.config.model import PythonActionConfig
 from floodwall.enforcement.lifecycle import ActionLifecycle, Capability, Operation
+from floodwall.settings.values import PythonActionConfig
 
 log = logging.getLogger("floodwall.enforcement")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from floodwall.addresses import normalise_address
-from floodwall.config.model import AccessRule
 from floodwall.matching.deadline import LineDeadline, LineTimeout, SlowLines, Trial
 from floodwall.matching.entries import Entry
 from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
+from floodwall.settings.values import AccessRule
 
 
 class AccessFilter:

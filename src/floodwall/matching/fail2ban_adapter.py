@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from floodwall.addresses import normalise_address
 from floodwall.clock import Clock
-from floodwall.config.model import Fail2banFilterRef
 from floodwall.matching.deadline import LineDeadline, LineTimeout, SlowLines
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban.engine import Fail2banFilter
-from floodwall.matching.fail2ban.filterdef import FilterDefinition
 from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
+from floodwall.settings.values import Fail2banFilterConfig, FilterDefinition
 
 
 class Fail2banLineFilter:
@@ -29,7 +28,7 @@ class Fail2banLineFilter:
     necessary: Condition | None = None
     requires: Requirement = None
 
-    def __init__(self, jail: str, ref: Fail2banFilterRef | FilterDefinition,
+    def __init__(self, jail: str, ref: Fail2banFilterConfig | FilterDefinition,
                  clock: Clock | None = None, deadline: LineDeadline | None = None) -> None:
         self.jail = jail
         self.deadline = deadline or LineDeadline(None)
@@ -39,11 +38,10 @@ class Fail2banLineFilter:
         # only their keys are dropped. A line stops at its first matching failregex, as in
         # fail2ban's server (fail2ban-regex tries them all).
         if isinstance(ref, FilterDefinition):  # a native jail's own failregex
-            self.engine = Fail2banFilter(ref.path, clock=clock, check_all=False, definition=ref)
+            self.engine = Fail2banFilter(ref, clock=clock, check_all=False)
         else:
-            self.engine = Fail2banFilter(ref.path, dict(ref.options),
-                                         logtimezone=ref.logtimezone, clock=clock,
-                                         check_all=False)
+            self.engine = Fail2banFilter(ref.definition, logtimezone=ref.logtimezone,
+                                         clock=clock, check_all=False)
         """The fail2ban filter engine (its stats count lines and hits)."""
 
     def failures(self, entry: Entry) -> list[Failure]:

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from floodwall.config.model import ReconConfig
 from floodwall.model import Ban
 from floodwall.recon.enricher import Enricher, build_enricher
+from floodwall.settings.values import ReconConfig
 
 log = logging.getLogger("floodwall.recon")
 WORKERS = 4

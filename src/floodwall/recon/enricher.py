@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from floodwall.clock import Clock, SystemClock
-from floodwall.config.model import ReconConfig
 from floodwall.errors import ReconError
 from floodwall.recon.backdoor import BackdoorPorts
 from floodwall.recon.geo import OfflineGeo
 from floodwall.recon.model import Enrichment, merge
 from floodwall.recon.rdap import Rdap
 from floodwall.recon.rdns import ReverseDns
+from floodwall.settings.values import ReconConfig
 from floodwall.storage.database import Database, ReconRow
 
 log = logging.getLogger("floodwall.recon")

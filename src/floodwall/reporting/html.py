@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from floodwall.config.durations import format_duration
 from floodwall.reporting.stats import Count, Report
+from floodwall.settings.durations import format_duration
 
 BAN_COLOUR = "#c0392b"
 FAILURE_COLOUR = "#e67e22"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from floodwall.config.durations import format_duration
 from floodwall.reporting.stats import Count, Report
+from floodwall.settings.durations import format_duration
 
 
 def render_text(report: Report) -> str:

@@ -21,9 +21,7 @@ from floodwall.bans.recidive import RECIDIVE_JAIL, recidive_ban
 from floodwall.bans.selfprotect import local_addresses, requester_session, ssh_session_peers
 from floodwall.bans.transfer import Intake, entry_from_record, take_in
 from floodwall.clock import Clock, SystemClock
-from floodwall.config.durations import format_duration, parse_bantime
 from floodwall.config.loader import load_config
-from floodwall.config.model import Config
 from floodwall.enforcement.base import Enforcer, JailFirewall
 from floodwall.errors import (
     ConfigError,
@@ -37,6 +35,8 @@ from floodwall.pipeline import Pipeline
 from floodwall.server.addons import Addon
 from floodwall.server.control import ControlServer
 from floodwall.server.journals import JournalReaders
+from floodwall.settings.durations import format_duration, parse_bantime
+from floodwall.settings.values import Config
 from floodwall.sources.watch import GlobWatcher
 from floodwall.storage.database import Database, WindowRow
 

@@ -25,8 +25,6 @@ from typing import Any
 
 from aiohttp import web
 
-from floodwall.config.durations import parse_duration
-from floodwall.config.model import HttpConfig
 from floodwall.errors import ConfigError, ControlError
 from floodwall.model import Ban
 from floodwall.recon.addon import ReconAddon
@@ -34,6 +32,8 @@ from floodwall.recon.enricher import Enricher, build_enricher
 from floodwall.reporting.html import ActiveBan, render_body, render_html
 from floodwall.reporting.stats import Report, build_report
 from floodwall.server.metrics import CONTENT_TYPE, render_metrics
+from floodwall.settings.durations import parse_duration
+from floodwall.settings.values import HttpConfig
 
 log = logging.getLogger("floodwall.http")
 DEFAULT_SINCE = "7d"

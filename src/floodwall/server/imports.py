@@ -12,10 +12,10 @@ from floodwall.addresses import Allowlist
 from floodwall.bans.ledger import Ledger
 from floodwall.bans.policy import BanPolicy
 from floodwall.bans.transfer import Entry, Intake, entry_record, take_in
-from floodwall.config.model import Config
 from floodwall.errors import ControlError, ImportFileError
 from floodwall.server.control import request
 from floodwall.server.daemon import MANUAL_JAIL
+from floodwall.settings.values import Config
 from floodwall.storage.database import Database
 
 MAX_CHUNK_BYTES = 48_000

@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 
-from floodwall.config.model import JailConfig
 from floodwall.model import SourceLine
+from floodwall.settings.values import JailConfig
 from floodwall.sources.journal import JournalFollower
 from floodwall.storage.database import Database
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from floodwall.config.model import Config
 from floodwall.server.addons import Addon
 from floodwall.server.logs import BanLog
+from floodwall.settings.values import Config
 
 
 def standard_addons(config: Config) -> list[Addon]:

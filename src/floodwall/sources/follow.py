@@ -9,8 +9,8 @@ import time
 from itertools import repeat
 
 from floodwall.errors import SourceError
-from floodwall.model import SourceLine
-from floodwall.sources.offsets import HEAD_BYTES, Position, head_digest
+from floodwall.model import Position, SourceLine
+from floodwall.sources.offsets import HEAD_BYTES, head_digest
 
 log = logging.getLogger("floodwall.sources")
 

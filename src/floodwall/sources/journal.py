@@ -17,8 +17,8 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from floodwall.config.model import JournalConfig
 from floodwall.model import SourceLine
+from floodwall.settings.values import JournalConfig
 
 log = logging.getLogger("floodwall.sources")
 

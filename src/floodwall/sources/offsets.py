@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
+from floodwall.model import Position
+
 HEAD_BYTES = 128
-"""How many leading bytes of a file identify its generation (see `Position.head`)."""
+"""How many leading bytes of a file identify its generation (see `model.Position.head`)."""
 
 
 def head_digest(head: bytes) -> str:
@@ -16,19 +17,6 @@ def head_digest(head: bytes) -> str:
     return hashlib.blake2b(head[:HEAD_BYTES], digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """How far one file has been read: the end of its last complete line."""
-
-    inode: int
-    """Inode of the file that was read; another inode at the path is another file."""
-    offset: int
-    """Byte offset just after the last complete line read."""
-    lineno: int
-    """Number of lines read so far in this generation of the file."""
-    head: str
-    """`head_digest` of the first min(offset, HEAD_BYTES) bytes: tells a recreated or
-    truncated-and-regrown file apart from the one that was read."""
 
 
 class OffsetStore(Protocol):

@@ -13,9 +13,9 @@ from fnmatch import fnmatchcase
 
 from inotify_simple import INotify, flags  # type: ignore[import-untyped]
 
-from floodwall.model import SourceLine
+from floodwall.model import Position, SourceLine
 from floodwall.sources.follow import FileFollower
-from floodwall.sources.offsets import OffsetStore, Position
+from floodwall.sources.offsets import OffsetStore
 
 log = logging.getLogger("floodwall.sources")
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from floodwall.errors import StorageError
-from floodwall.model import Ban, Failure
-from floodwall.sources.offsets import Position
+from floodwall.model import Ban, Failure, Position
 
 SCHEMA_VERSION = 5
 _MIGRATIONS: dict[int, tuple[str, ...]] = {

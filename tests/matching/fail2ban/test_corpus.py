@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from floodwall.clock import ManualClock
+from floodwall.config.fail2ban_filters import load_filter
 from floodwall.matching.fail2ban import Fail2banFilter
 from tests.matching.fail2ban import f2b_samples as samples
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _engine(path: Path, options: dict[str, str], journal: bool) -> Any:
-    engine = Fail2banFilter(str(path), options, journal=journal,
+    engine = Fail2banFilter(load_filter(str(path), options), journal=journal,
                             clock=ManualClock(samples.TEST_NOW))
     return lambda line, lineno: [failure.to_json() for failure in engine.feed(line, lineno)]
 
@@ -51,7 +52,7 @@ def test_every_sample_of_the_corpus_passes(tmp_path: Path, f2b_timezone: None) -
 
 
 def _prefiltered_engine(path: Path, options: dict[str, str], journal: bool) -> Any:
-    engine = Fail2banFilter(str(path), options, journal=journal,
+    engine = Fail2banFilter(load_filter(str(path), options), journal=journal,
                             clock=ManualClock(samples.TEST_NOW), prefilter=True)
 
     def handle(line: str, lineno: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from floodwall.clock import ManualClock
+from floodwall.config.fail2ban_filters import load_filter
 from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban import Fail2banFilter, FilterFailure
 
@@ -21,7 +22,7 @@ def _filter(tmp_path: Path, definition: str, **kwargs: object) -> Fail2banFilter
     path = tmp_path / "filter.d" / "t.conf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("[Definition]\n" + definition)
-    return Fail2banFilter(str(path), clock=ManualClock(NOW), **kwargs)  # type: ignore[arg-type]
+    return Fail2banFilter(load_filter(str(path)), clock=ManualClock(NOW), **kwargs)  # type: ignore[arg-type]
 
 
 def _feed(engine: Fail2banFilter, *lines: str) -> list[list[FilterFailure]]:
@@ -142,7 +143,7 @@ def test_stock_sshd_filter_reads_unchanged() -> None:
     if not os.path.exists(path):
         pytest.skip("SKIPPED LOUDLY: Debian's fail2ban package is not installed "
                     "(apt-get install -y fail2ban)")
-    engine = Fail2banFilter(path, {"mode": "aggressive"}, clock=ManualClock(NOW))
+    engine = Fail2banFilter(load_filter(path, {"mode": "aggressive"}), clock=ManualClock(NOW))
     (failure,) = engine.feed("Aug 14 11:59:59 h sshd[7]: Invalid user oracle from "
                              "2001:db8::5 port 4242", 1)
     assert (failure.host, failure.fields["user"]) == ("2001:db8::5", "oracle")

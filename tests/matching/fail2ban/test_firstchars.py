@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from floodwall.clock import ManualClock
+from floodwall.config.fail2ban_filters import load_filter
 from floodwall.matching.fail2ban import Fail2banFilter
 from floodwall.matching.fail2ban.firstchars import leading_chars
 
@@ -47,7 +48,7 @@ def test_the_engine_tries_unanchored_regexes_on_every_line(tmp_path: Path) -> No
                     "            ^Invalid user \\S+ from <HOST>\n"
                     "            refused connect from <HOST>\n"
                     "            ^\\s*Failed twice from <HOST>\n")
-    engine = Fail2banFilter(str(path), clock=ManualClock(1_780_000_000))
+    engine = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000))
     lines = ["Failed password from 192.0.2.1", "Invalid user x from 192.0.2.2",
              "Failed: refused connect from 192.0.2.3", "  Failed twice from 192.0.2.4",
              "Accepted key from 192.0.2.5"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from floodwall.clock import ManualClock
+from floodwall.config.fail2ban_filters import load_filter
 from floodwall.matching.fail2ban import Fail2banFilter, FilterFailure, logrun
 
 NOW = 1124013600.0  # 2005-08-14 10:00:00 UTC
@@ -26,7 +27,7 @@ def _filter(tmp_path: Path, definition: str) -> Fail2banFilter:
     path = tmp_path / "filter.d" / "t.conf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(definition)
-    return Fail2banFilter(str(path), clock=ManualClock(NOW))
+    return Fail2banFilter(load_filter(str(path)), clock=ManualClock(NOW))
 
 
 def _access_log(path: Path, lines: int, *, final_newline: bool = True) -> None:

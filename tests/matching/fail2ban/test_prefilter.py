@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from floodwall.clock import ManualClock
+from floodwall.config.fail2ban_filters import load_filter
 from floodwall.matching.fail2ban import Fail2banFilter, prefilter
 from floodwall.matching.fail2ban.prefilter import Unsupported, build, superset_pattern
 
@@ -94,10 +95,10 @@ LOG = (
 def test_feed_buffer_reports_what_feed_reports(tmp_path: Path, prefilter: bool) -> None:
     path = tmp_path / "dos.conf"
     path.write_text(FILTER)
-    by_line = Fail2banFilter(str(path), clock=ManualClock(1_780_000_000))
+    by_line = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000))
     expected = [f.to_json() for n, line in enumerate(LOG.split("\n"), 1)
                 for f in by_line.feed(line, n)]
-    buffered = Fail2banFilter(str(path), clock=ManualClock(1_780_000_000), prefilter=prefilter)
+    buffered = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000), prefilter=prefilter)
     data = LOG.encode()
     cut = data.index(b"\n", len(data) // 2) + 1
     first = buffered.feed_buffer(data[:cut], 1)
@@ -111,7 +112,7 @@ def test_feed_buffer_reports_what_feed_reports(tmp_path: Path, prefilter: bool) 
 def test_multi_line_filters_read_every_line(tmp_path: Path) -> None:
     path = tmp_path / "ml.conf"
     path.write_text("[Definition]\nfailregex = ^login from <HOST>\\n.*denied$\nmaxlines = 2\n")
-    engine = Fail2banFilter(str(path), clock=ManualClock(1_780_000_000), prefilter=True)
+    engine = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000), prefilter=True)
     failures = engine.feed_buffer(b"login from 192.0.2.9\naccess denied\nlogin from 192.0.2.8\n", 1)
     assert [(f.host, f.lineno) for f in failures] == [("192.0.2.9", 2)]
     assert engine.stats.lines == 3

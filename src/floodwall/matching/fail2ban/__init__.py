@@ -1,6 +1,7 @@
-"""fail2ban compatibility: filter files read as fail2ban reads them, run as fail2ban runs them."""
+"""fail2ban compatibility: filters run as fail2ban runs them (config.fail2ban_filters reads
+the files as fail2ban reads them)."""
 
 from floodwall.matching.fail2ban.engine import Fail2banFilter, FilterFailure, FilterStats
-from floodwall.matching.fail2ban.filterdef import FilterDefinition, load_filter
+from floodwall.settings.values import FilterDefinition
 
-__all__ = ["Fail2banFilter", "FilterDefinition", "FilterFailure", "FilterStats", "load_filter"]
+__all__ = ["Fail2banFilter", "FilterDefinition", "FilterFailure", "FilterStats"]

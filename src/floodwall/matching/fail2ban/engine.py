@@ -10,13 +10,13 @@ from typing import Any
 from floodwall.clock import Clock, SystemClock
 from floodwall.errors import ConfigError
 from floodwall.matching.fail2ban.dates import DateDetector
-from floodwall.matching.fail2ban.filterdef import FilterDefinition, load_filter
 from floodwall.matching.fail2ban.firstchars import leading_chars
 from floodwall.matching.fail2ban.hosts import canonical_host
 from floodwall.matching.fail2ban.prefilter import LinePrefilter, Unsupported
 from floodwall.matching.fail2ban.prefilter import build as build_prefilter
 from floodwall.matching.fail2ban.regex import TaggedRegex
 from floodwall.matching.fail2ban.tickets import Ticket, TicketCache
+from floodwall.settings.values import FilterDefinition
 
 RECENT_DATE_SECONDS = 60
 """A line without a date inherits the last date seen if that is at most this old."""
@@ -132,21 +132,22 @@ class Fail2banFilter:
     a connection ticket that is not (yet) a failure ends the line.
     """
 
-    def __init__(self, path: str, options: Mapping[str, str] | None = None, *,
-                 journal: bool | None = None, logtimezone: str | None = None,
-                 use_dns: bool = True, clock: Clock | None = None,
-                 prefilter: bool | None = None, check_all: bool = True,
-                 definition: FilterDefinition | None = None) -> None:
-        self.definition: FilterDefinition = definition or load_filter(path, options)
-        """The resolved filter file (or the `definition` given instead of reading `path`)."""
-        definition = self.definition
+    def __init__(self, definition: FilterDefinition, *, journal: bool | None = None,
+                 logtimezone: str | None = None, use_dns: bool = True,
+                 clock: Clock | None = None, prefilter: bool | None = None,
+                 check_all: bool = True) -> None:
+        self.definition = definition
+        """The resolved filter (read by config.fail2ban_filters, or a jail's own failregex)."""
+        path = definition.path
         self.check_all = check_all
         """Try every failregex on each line (fail2ban-regex), not only up to the first match."""
         self.keep_lines = True
         """Failures carry their log lines (FilterFailure.lines); False leaves them empty
         (faster, and workers of a parallel run send less)."""
-        self.journal = (dict(options or {}).get("logtype") == "journal") if journal is None else journal
-        """Journal mode: lines carry no date; the message is the whole line."""
+        self.journal = (definition.options.get("logtype") == "journal") if journal is None \
+            else journal
+        """Journal mode: lines carry no date; the message is the whole line (by default when
+        the filter was given `logtype=journal`)."""
         self._clock = clock or SystemClock()
         multiline = definition.maxlines > 1
         self.prefregex = (TaggedRegex.compile(definition.prefregex, use_dns=use_dns, where=path)

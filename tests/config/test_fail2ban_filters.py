@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from floodwall.config.fail2ban_filters import load_filter, substitute_tags
 from floodwall.errors import ConfigError
-from floodwall.matching.fail2ban.filterdef import load_filter, substitute_tags
 
 FILTER = """\
 [INCLUDES]

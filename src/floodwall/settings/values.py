@@ -1,14 +1,18 @@
-"""The validated configuration: what the daemon, replay and check-config run from."""
+"""The validated configuration's values: what the daemon, replay and check-config run from.
+
+The ground floor: this module imports no room. The loader (floodwall.config) makes these
+values from files; every other room only reads them."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
-from floodwall.bans.formula import BanFormula
-from floodwall.cluster.config import ClusterConfig
+from floodwall.settings.formula import BanFormula
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 FilterKind = Literal["access", "sshd", "regex", "fail2ban"]
@@ -88,15 +92,21 @@ class AggregateConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Fail2banFilterRef:
-    """A fail2ban filter file and the arguments its jail gives it (filter = "fail2ban")."""
+class Fail2banFilterConfig:
+    """A jail's fail2ban filter (filter = "fail2ban"): the filter.d file as read with the
+    arguments its jail gives it."""
 
-    path: str
-    """The filter.d file (its .local overlays are read with it)."""
+    definition: FilterDefinition
+    """The filter file resolved with the jail's options (its .local overlays read with it)."""
     options: tuple[tuple[str, str], ...] = ()
     """Options handed to the filter: the jail's own, `name[key=value]` arguments, logtype."""
     logtimezone: str | None = None
     """The jail's logtimezone; None = the host's local time."""
+
+    @property
+    def path(self) -> str:
+        """The filter.d file."""
+        return self.definition.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +217,7 @@ class JailConfig:
     """How the bans of repeat offenders grow."""
     ipv6_key_prefix: int = 128
     """IPv6 sources are counted and banned per prefix of this length (64: per /64)."""
-    fail2ban: Fail2banFilterRef | None = None
+    fail2ban: Fail2banFilterConfig | None = None
     """The fail2ban filter the jail runs (filter = "fail2ban")."""
     journal: JournalConfig | None = None
     """The systemd journal the jail reads (besides its logpath, usually instead)."""
@@ -324,3 +334,85 @@ class LoggingConfig:
 
     json: bool = False
     """One JSON object a line, with the enrichment known so far on ban and unban."""
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """How this node reaches its fleet's Redis, and what it tells the fleet about itself."""
+
+    url: str
+    """redis://host:port/db, rediss:// (TLS) or unix:///path/to/redis.sock."""
+    node: str
+    """This node's name in the fleet (default: the host name); shown as a ban's origin."""
+    fleet: str = "default"
+    """Fleet name: nodes sharing a Redis and a fleet name act as one."""
+    username: str | None = None
+    """Redis ACL user (Redis 6+); None uses the URL's or the default user."""
+    password: str | None = None
+    """Redis password (requirepass or the ACL user's); None uses the URL's, if any."""
+    tls_ca: str | None = None
+    """CA certificates (PEM) that sign the Redis server's certificate (rediss://)."""
+    tls_cert: str | None = None
+    """Client certificate (PEM) for Redis servers that require one."""
+    tls_key: str | None = None
+    """Key of the client certificate."""
+    tls_verify: bool = True
+    """Check the server certificate (turn off only for testing)."""
+    sentinels: tuple[tuple[str, int], ...] = ()
+    """Redis Sentinel addresses ("host:port"); with them the master is found by name."""
+    sentinel_master: str = "mymaster"
+    """Name of the master the sentinels watch."""
+    advertise: tuple[str, ...] = ()
+    """Addresses this gateway uses towards the origin server (for `origin-rules`)."""
+    gateways: tuple[str, ...] = ()
+    """Gateway addresses or networks always allowed by `origin-rules`, besides live nodes'."""
+    origin_ports: tuple[str, ...] = ("80", "443")
+    """TCP ports of the protected origin service that `origin-rules` locks down."""
+    heartbeat: float = 2.0
+    """Seconds between two heartbeats of this node."""
+    timeout: float = 3.0
+    """Seconds a connection attempt or a Redis command may take."""
+
+    def prefix(self) -> str:
+        """Common prefix of this fleet's Redis keys."""
+        return f"floodwall:{self.fleet}:"
+
+    def where(self) -> str:
+        """The Redis address for messages, without any password."""
+        if self.sentinels:
+            hosts = ", ".join(f"{host}:{port}" for host, port in self.sentinels)
+            return f"sentinel master '{self.sentinel_master}' via {hosts}"
+        parts = urlsplit(self.url)
+        if parts.scheme == "unix":
+            return f"unix:{parts.path}"
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+
+@dataclass(frozen=True, slots=True)
+class FilterDefinition:
+    """What a filter file says once every overlay, option and tag is resolved."""
+
+    path: str
+    """The filter file that was read."""
+    failregex: tuple[str, ...]
+    """Failure regexes, with fail2ban tags such as <HOST> still in place."""
+    ignoreregex: tuple[str, ...]
+    """Regexes whose match cancels a failure."""
+    prefregex: str | None
+    """Pre-filter every line must match first (its <F-CONTENT> is what failregex sees)."""
+    maxlines: int
+    """Lines buffered for multi-line regexes."""
+    datepattern: str | None
+    """Date templates, one a line; None for fail2ban's default set."""
+    journalmatch: tuple[str, ...]
+    """journald match expressions (used only by a journal source)."""
+    usedns: str | None
+    """The filter's own `usedns` preference, if any."""
+    options: Mapping[str, str]
+    """Every resolved option (including `known/…` and [Init] values), for diagnostics."""
+
+def inline_filter(where: str, failregex: tuple[str, ...], ignoreregex: tuple[str, ...] = (),
+                  datepattern: str | None = None) -> FilterDefinition:
+    """A filter given by its regexes (a native jail's `failregex`), not read from a file;
+    `where` names their place in errors."""
+    return FilterDefinition(path=where, failregex=failregex, ignoreregex=ignoreregex,
+                            prefregex=None, maxlines=1, datepattern=datepattern,
+                            journalmatch=(), usedns=None, options={})

@@ -1,4 +1,5 @@
-"""The [cluster] table: which Redis a node shares its fleet's decisions and counts through."""
+"""Reading the [cluster] table: which Redis a node shares its fleet's decisions and counts
+through (the values it makes are settings.values.ClusterConfig)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from floodwall.config.converters import boolean, non_empty_text
 from floodwall.errors import ConfigError
+from floodwall.settings.values import ClusterConfig
 
 KEYS = frozenset({"url", "node", "fleet", "username", "password", "tls_ca", "tls_cert",
                   "tls_key", "tls_verify", "sentinels", "sentinel_master", "advertise",
@@ -22,56 +23,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 _SCHEMES = ("redis", "rediss", "unix")
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterConfig:
-    """How this node reaches its fleet's Redis, and what it tells the fleet about itself."""
-
-    url: str
-    """redis://host:port/db, rediss:// (TLS) or unix:///path/to/redis.sock."""
-    node: str
-    """This node's name in the fleet (default: the host name); shown as a ban's origin."""
-    fleet: str = "default"
-    """Fleet name: nodes sharing a Redis and a fleet name act as one."""
-    username: str | None = None
-    """Redis ACL user (Redis 6+); None uses the URL's or the default user."""
-    password: str | None = None
-    """Redis password (requirepass or the ACL user's); None uses the URL's, if any."""
-    tls_ca: str | None = None
-    """CA certificates (PEM) that sign the Redis server's certificate (rediss://)."""
-    tls_cert: str | None = None
-    """Client certificate (PEM) for Redis servers that require one."""
-    tls_key: str | None = None
-    """Key of the client certificate."""
-    tls_verify: bool = True
-    """Check the server certificate (turn off only for testing)."""
-    sentinels: tuple[tuple[str, int], ...] = ()
-    """Redis Sentinel addresses ("host:port"); with them the master is found by name."""
-    sentinel_master: str = "mymaster"
-    """Name of the master the sentinels watch."""
-    advertise: tuple[str, ...] = ()
-    """Addresses this gateway uses towards the origin server (for `origin-rules`)."""
-    gateways: tuple[str, ...] = ()
-    """Gateway addresses or networks always allowed by `origin-rules`, besides live nodes'."""
-    origin_ports: tuple[str, ...] = ("80", "443")
-    """TCP ports of the protected origin service that `origin-rules` locks down."""
-    heartbeat: float = 2.0
-    """Seconds between two heartbeats of this node."""
-    timeout: float = 3.0
-    """Seconds a connection attempt or a Redis command may take."""
-
-    def prefix(self) -> str:
-        """Common prefix of this fleet's Redis keys."""
-        return f"floodwall:{self.fleet}:"
-
-    def where(self) -> str:
-        """The Redis address for messages, without any password."""
-        if self.sentinels:
-            hosts = ", ".join(f"{host}:{port}" for host, port in self.sentinels)
-            return f"sentinel master '{self.sentinel_master}' via {hosts}"
-        parts = urlsplit(self.url)
-        if parts.scheme == "unix":
-            return f"unix:{parts.path}"
-        return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
 def parse_cluster(body: Mapping[str, Any],

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from floodwall.bans.formula import FormulaError, compile_formula
+from floodwall.settings.formula import FormulaError, compile_formula
 
 
 def test_fail2ban_formulas_evaluate_like_their_arithmetic() -> None:

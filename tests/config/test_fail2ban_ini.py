@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from floodwall.config.fail2ban_ini import MissingOption, overlay_files, read_config
 from floodwall.errors import ConfigError
-from floodwall.matching.fail2ban.confreader import MissingOption, overlay_files, read_config
 
 
 def _write(path: Path, text: str) -> Path:
