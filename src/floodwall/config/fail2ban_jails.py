@@ -231,6 +231,8 @@ def _as_recidive(jail: Fail2banJail, reader: _JailReader) -> Fail2banJail:
 
 
 def _read_jail(reader: _JailReader) -> Fail2banJail:
+    # One function: it follows fail2ban's own order of reading a jail (filter, its
+    # options, then the jail's), each step needing the values before it.
     name = reader.name
     if not _JAIL_NAME.match(name) or name == "manual":
         reader.note("jail names must be letters, digits, '.', '_' or '-' (and not 'manual'); "

@@ -182,6 +182,8 @@ def _table(reader: _Reader, data: Mapping[str, Any], name: str) -> dict[str, Any
 
 
 def _jail(reader: _Reader, name: str, body: Any, defaults: Mapping[str, Any]) -> JailConfig:
+    # One function: it is the list of a jail table's keys, read in one pass with their
+    # converters (the small functions below); split, the list would be read in two places.
     table = f"jails.{name}"
     if not isinstance(body, dict):
         raise reader.error("expected a table [jails.NAME]", "jails", name)

@@ -155,6 +155,9 @@ def fields_to_time(found: Mapping[str, str | None], now: float,
 
     Raises ValueError (or LookupError) when the fields do not make a date.
     """
+    # One function: the fields are resolved in fail2ban's order of precedence, each step
+    # reading the ones before it; split up, those locals would travel in a state object on
+    # the hot path of every dated line.
     year: int | None = None
     month: int | None = None
     day: int | None = None
