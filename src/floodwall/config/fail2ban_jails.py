@@ -43,10 +43,10 @@ from floodwall.config.fail2ban_values import (
     to_bool,
     to_seconds,
 )
-from floodwall.enforcement.base import JailFirewall
 from floodwall.enforcement.python_actions import fail2ban_python
-from floodwall.errors import ConfigError, EnforcementError
+from floodwall.errors import ConfigError
 from floodwall.settings.formula import compile_formula
+from floodwall.settings.ports import port_ranges
 from floodwall.settings.values import (
     CommandActionConfig,
     EscalationConfig,
@@ -293,9 +293,9 @@ def _read_jail(reader: _JailReader) -> Fail2banJail:
         journal=journal,
         commands=commands, firewall=bool(native), origin=reader.directory)
     try:
-        JailFirewall(name, config.ports, config.protocol)
-    except EnforcementError as problem:
-        raise reader.error(str(problem), "port") from None
+        port_ranges(config.ports, config.protocol)
+    except ValueError as problem:
+        raise reader.error(f"jail '{name}': {problem}", "port") from None
     return Fail2banJail(name, config, filter_path, definition.failregex, logpath,
                         maxretry, findtime, bantime, jail_actions,
                         tuple(reader.notes))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,11 +12,10 @@ from typing import Protocol
 from floodwall.errors import EnforcementError
 from floodwall.model import Ban, Change
 from floodwall.rates import Rate, parse_rate
+from floodwall.settings.ports import port_ranges
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 """A banned key once parsed: a single address is a /32 or /128 network."""
-
-_RANGE = re.compile(r"(\d+)\s*[-:]\s*(\d+)")
 
 PROTOCOLS: tuple[str, ...] = ("tcp", "udp", "all")
 """Values accepted for `JailFirewall.protocol`."""
@@ -72,36 +70,10 @@ class JailFirewall:
 
     def port_ranges(self) -> tuple[tuple[int, int], ...]:
         """The ports as inclusive (first, last) number ranges; service names resolved."""
-        return tuple(self._port_range(item) for item in self.ports)
-
-    def _port_range(self, item: str) -> tuple[int, int]:
-        text = item.strip()
-        bounds = _RANGE.fullmatch(text)
-        if bounds is None:
-            number = self._port_number(text, item)
-            return number, number
-        low, high = (self._port_number(bound, item) for bound in bounds.groups())
-        if low > high:
-            raise EnforcementError(
-                f"jail '{self.name}': port range '{item}' runs backwards; write it as {high}-{low}")
-        return low, high
-
-    def _port_number(self, text: str, item: str) -> int:
-        if text.isascii() and text.isdigit():
-            number = int(text)
-            if 1 <= number <= 65535:
-                return number
-            raise EnforcementError(
-                f"jail '{self.name}': port '{item}' is outside 1-65535; fix the jail's port list")
-        protocols = ("tcp", "udp") if self.protocol == "all" else (self.protocol,)
-        for protocol in protocols:
-            try:
-                return socket.getservbyname(text, protocol)
-            except OSError:
-                continue
-        raise EnforcementError(
-            f"jail '{self.name}': port '{item}' is neither a number, a range nor a known "
-            f"{'/'.join(protocols)} service name (see /etc/services); fix the jail's port list")
+        try:
+            return port_ranges(self.ports, self.protocol)
+        except ValueError as problem:
+            raise EnforcementError(f"jail '{self.name}': {problem}") from None
 
 
 class Enforcer(Protocol):
