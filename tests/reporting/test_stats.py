@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from floodwall.matching.accesslog import request_reader
 from floodwall.recon.enricher import build_enricher
 from floodwall.reporting.stats import Report, build_report
 from floodwall.reporting.text import render_text
@@ -15,7 +16,8 @@ def report_of(tmp_path: Path) -> Report:
     """The last day's report of the test ledger (offline data tells the networks)."""
     database = fill(tmp_path / "state.sqlite3")
     enricher = build_enricher(ReconConfig(), database, network=False)
-    return build_report(database, since=NOW - 86400, now=NOW, lookup=enricher.known)
+    return build_report(database, since=NOW - 86400, now=NOW, lookup=enricher.known,
+                        requests=request_reader())
 
 
 def test_counts_top_lists_and_repeat_offenders(tmp_path: Path) -> None:

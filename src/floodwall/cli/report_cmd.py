@@ -9,6 +9,7 @@ from typing import Any
 
 from floodwall.cli.common import add_config_option, config_from, print_json
 from floodwall.errors import FloodwallError
+from floodwall.matching.accesslog import request_reader
 from floodwall.recon.enricher import build_enricher
 from floodwall.reporting.html import render_html
 from floodwall.reporting.stats import build_report
@@ -44,7 +45,8 @@ def _report(args: argparse.Namespace) -> int:
     try:
         enricher = build_enricher(config.recon, database, network=False)
         now = time.time()
-        report = build_report(database, since=now - period, now=now, lookup=enricher.known)
+        report = build_report(database, since=now - period, now=now, lookup=enricher.known,
+                              requests=request_reader())
     finally:
         database.close()
     if args.json:

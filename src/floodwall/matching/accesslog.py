@@ -408,6 +408,18 @@ class AutoAccessParser:
         return None
 
 
+def request_reader() -> Callable[[str], tuple[str | None, str] | None]:
+    """A reader of what an access line of any known format requests: (vhost, path), or None
+    for a line that is not one (it learns the format the lines use, as AutoAccessParser)."""
+    parser = AutoAccessParser()
+
+    def read(line: str) -> tuple[str | None, str] | None:
+        record = parser.parse(line)
+        return None if record is None else (record.vhost, record.path)
+
+    return read
+
+
 def access_parser(spec: str, kind: str = "apache") -> AccessLogFormat | AutoAccessParser:
     """A parser for `spec`: "auto", a KNOWN_FORMATS name, or a format string of `kind`."""
     if spec == "auto":

@@ -1,7 +1,9 @@
 """Statistics over the ledger: bans and failures over time, top lists, repeat offenders and
 the share of attack traffic by network. Reads the database; never writes to it.
 
-Failures are the evidence lines kept with each ban (the failures that led to it).
+Failures are the evidence lines kept with each ban (the failures that led to it). What an
+access line requests (its vhost and path) is read by the caller's `RequestReader` (the
+matching room's `accesslog.request_reader`): reporting parses no log line itself.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from floodwall.matching.accesslog import AutoAccessParser
 from floodwall.recon.model import Enrichment
 from floodwall.storage.database import Database
+
+RequestReader = Callable[[str], tuple[str | None, str] | None]
+"""Reads a log line's (vhost, path); None when the line is not an access line."""
 
 BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
 """Widths (seconds) the timeline may use; the smallest giving at most MAX_BUCKETS wins
@@ -92,8 +96,10 @@ class Report:
 
 
 def build_report(database: Database, *, since: float, now: float,
-                 lookup: Callable[[str], Enrichment], top: int = 10) -> Report:
-    """The report of bans started in [since, now]; `lookup` tells who an address is."""
+                 lookup: Callable[[str], Enrichment], requests: RequestReader,
+                 top: int = 10) -> Report:
+    """The report of bans started in [since, now]; `lookup` tells who an address is,
+    `requests` what an evidence line requests."""
     bans = database.bans_since(since)
     evidence = database.evidence_since(since)
     key_of = {stored.id: stored.ban.key for stored in bans}
@@ -105,7 +111,6 @@ def build_report(database: Database, *, since: float, now: float,
     ban_slots, failure_slots = [0] * slots, [0] * slots
     for stored in bans:
         ban_slots[_slot(stored.ban.start, since, width, slots)] += 1
-    parser = AutoAccessParser()
     vhosts: Counter[str] = Counter()
     paths: Counter[str] = Counter()
     by_network: Counter[str] = Counter()
@@ -113,11 +118,12 @@ def build_report(database: Database, *, since: float, now: float,
         if since <= line.time <= now:  # evidence may predate the period (slow attacks)
             failure_slots[_slot(line.time, since, width, slots)] += 1
         by_network[who[key_of[ban_id]].network_label()] += 1
-        record = parser.parse(line.line)
-        if record is not None:
-            vhosts[record.vhost or _site_of(line.path)] += 1
-            if record.path:
-                paths[record.path] += 1
+        request = requests(line.line)
+        if request is not None:
+            vhost, path = request
+            vhosts[vhost or _site_of(line.path)] += 1
+            if path:
+                paths[path] += 1
 
     jails = Counter(stored.ban.jail for stored in bans)
     asns = Counter(who[stored.ban.key].network_label() for stored in bans)

@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from floodwall.errors import ConfigError, ControlError
+from floodwall.matching.accesslog import request_reader
 from floodwall.model import Ban
 from floodwall.recon.addon import ReconAddon
 from floodwall.recon.enricher import Enricher, build_enricher
@@ -210,7 +211,7 @@ class HttpServer:
             raise ControlError(f"since: {problem}") from None
         now = self._daemon.clock.now()
         return build_report(self._daemon.database, since=now - since, now=now,
-                            lookup=self._enricher.known)
+                            lookup=self._enricher.known, requests=request_reader())
 
     def _views(self, request: web.Request) -> tuple[Report, list[ActiveBan]]:
         """The report, and the active bans newest first with what recon knows of each."""
