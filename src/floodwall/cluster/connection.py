@@ -32,7 +32,8 @@ def connect(config: ClusterConfig) -> aioredis.Redis:
                             sentinel_kwargs={"socket_timeout": config.timeout,
                                              "socket_connect_timeout": config.timeout, **tls},
                             **options, **tls)
-        return sentinel.master_for(config.sentinel_master)
+        master: aioredis.Redis = sentinel.master_for(config.sentinel_master)
+        return master
     return aioredis.Redis.from_url(config.url, **options, **tls)
 
 

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from floodwall.clock import Clock, SystemClock
 from floodwall.enforcement.base import (
     ApplyError,
-    Change,
     JailFirewall,
     key_text,
     parse_key,
     timeout_seconds,
 )
 from floodwall.errors import EnforcementError
+from floodwall.model import Change
 
 log = logging.getLogger("floodwall.enforcement")
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from floodwall.enforcement.base import (
     ApplyError,
-    Change,
     JailFirewall,
     Network,
     key_element,
@@ -28,6 +27,7 @@ from floodwall.enforcement.base import (
     timeout_seconds,
 )
 from floodwall.errors import EnforcementError
+from floodwall.model import Change
 
 log = logging.getLogger("floodwall.enforcement")
 

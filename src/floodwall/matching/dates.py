@@ -93,8 +93,8 @@ def parse_iso_time(text: str) -> float | None:
     if base is None or seconds is None:
         return None
     if fraction:
-        return base + seconds + int(fraction) / 10 ** len(fraction)
-    return base + seconds
+        return float(base + seconds + int(fraction) / 10 ** len(fraction))
+    return float(base + seconds)
 
 
 @lru_cache(maxsize=1024)
