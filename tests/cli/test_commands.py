@@ -6,12 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from floodwall.matching.fail2ban.prefilter import HYPERSCAN_INSTALLED
+from tests.support.hidden import env_without
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _floodwall(*args: str) -> subprocess.CompletedProcess[str]:
+def _floodwall(*args: str, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "floodwall", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+                          text=True, timeout=120, env=env, check=False)
 
 
 def test_check_config_accepts_the_example_and_lists_jails() -> None:
@@ -19,6 +23,17 @@ def test_check_config_accepts_the_example_and_lists_jails() -> None:
     assert result.returncode == 0, result.stderr
     assert "OK, 3 enabled jail(s)" in result.stdout
     assert "http-get-dos: filter=access maxretry=301 findtime=5m bantime=1h" in result.stdout
+
+
+def test_check_config_says_when_hyperscan_is_missing(tmp_path: Path) -> None:
+    example = str(ROOT / "examples" / "floodwall.toml")
+    result = _floodwall("check-config", "--config", example,
+                        env=env_without(tmp_path, "hyperscan"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("hyperscan not installed:") == 1
+    assert "(slower, same results)" in result.stdout
+    if HYPERSCAN_INSTALLED:
+        assert "hyperscan" not in _floodwall("check-config", "--config", example).stdout
 
 
 def test_check_config_error_names_file_line_key_and_exits_1(tmp_path: Path) -> None:

@@ -1,1 +1,1 @@
-"""floodwall.bans room (see DESIGN.md)."""
+"""floodwall.bans room (see docs/architecture.md)."""

@@ -1,1 +1,1 @@
-"""floodwall.cli room (see DESIGN.md)."""
+"""floodwall.cli room (see docs/architecture.md)."""

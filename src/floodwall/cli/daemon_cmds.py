@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import resource
 from typing import Any
 
@@ -40,10 +41,9 @@ def _raise_open_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        try:
+        # On failure keep the limit we have: running out shows as one warning per file.
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        except (ValueError, OSError):
-            pass  # keep the limit we have; running out shows as one warning per file
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -56,6 +56,10 @@ def _check(args: argparse.Namespace) -> int:
         print(f"  {jail.name}{state}: filter={jail.filter} maxretry={jail.maxretry} "
               f"findtime={format_duration(jail.findtime)} "
               f"bantime={format_duration(jail.bantime)} logpath={', '.join(jail.logpath)}")
+    from floodwall.matching.fail2ban.prefilter import HYPERSCAN_INSTALLED
+    if not HYPERSCAN_INSTALLED:
+        print("hyperscan not installed: native jails prefilter lines with Python's re, "
+              "floodwall regex runs fail2ban filters on every line (slower, same results)")
     if config.fail2ban_dir is not None:
         from floodwall.cli.fail2ban_check import print_fail2ban_report
         print_fail2ban_report(config.fail2ban_dir)

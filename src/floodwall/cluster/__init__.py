@@ -1,1 +1,1 @@
-"""floodwall.cluster room (see DESIGN.md)."""
+"""floodwall.cluster room (see docs/architecture.md)."""

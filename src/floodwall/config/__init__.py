@@ -1,1 +1,1 @@
-"""floodwall.config room (see DESIGN.md)."""
+"""floodwall.config room (see docs/architecture.md)."""

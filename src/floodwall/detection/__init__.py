@@ -1,1 +1,1 @@
-"""floodwall.detection room (see DESIGN.md)."""
+"""floodwall.detection room (see docs/architecture.md)."""

@@ -1,4 +1,4 @@
-"""floodwall.enforcement room (see DESIGN.md): applying and removing bans in the firewall."""
+"""floodwall.enforcement room (see docs/architecture.md): applying and removing firewall bans."""
 
 from floodwall.enforcement.base import ApplyError, Enforcer, JailFirewall
 from floodwall.enforcement.dryrun import DryRunEnforcer

@@ -1,1 +1,1 @@
-"""floodwall.matching room (see DESIGN.md)."""
+"""floodwall.matching room (see docs/architecture.md)."""

@@ -1,1 +1,1 @@
-"""floodwall.server room (see DESIGN.md)."""
+"""floodwall.server room (see docs/architecture.md)."""

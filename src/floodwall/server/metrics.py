@@ -14,7 +14,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class DaemonCollector(Collector):
-    """Lines read, failures, bans and active bans per jail, ban latency, recon backlog."""
+    """Lines read; per jail failures, timed-out lines, pending action calls, bans and active
+    bans; ban latency; recon backlog."""
 
     def __init__(self, daemon: Any, recon: Any = None) -> None:
         self.daemon = daemon
@@ -39,7 +40,7 @@ class DaemonCollector(Collector):
         yield timeouts
         waiting = GaugeMetricFamily(
             "floodwall_actions_pending", "Action calls (fail2ban command or Python actions) "
-            "queued on a jail's thread and not yet finished.", labels=["jail"])
+            "queued for the shared action threads and not yet finished.", labels=["jail"])
         for name, count in sorted(daemon.actions_pending().items()):
             waiting.add_metric([name], count)
         yield waiting

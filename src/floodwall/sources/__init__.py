@@ -1,1 +1,1 @@
-"""floodwall.sources room (see DESIGN.md)."""
+"""floodwall.sources room (see docs/architecture.md)."""

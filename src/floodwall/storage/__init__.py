@@ -1,1 +1,1 @@
-"""floodwall.storage room (see DESIGN.md)."""
+"""floodwall.storage room (see docs/architecture.md)."""

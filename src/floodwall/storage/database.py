@@ -267,7 +267,7 @@ class Database:
             (since,)).fetchall()
         return [(row[0], Evidence(*row[1:])) for row in rows]
 
-    # --- recon cache (recon.cache.ReconCache) -------------------------------------------
+    # --- recon cache (recon.enricher.Enricher) ------------------------------------------
 
     def load_recon(self, address: str) -> list[ReconRow]:
         """Every cached answer (or failure) about an address, expired or not."""

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from floodwall.clock import ManualClock
 from floodwall.config.fail2ban_filters import load_filter
 from floodwall.matching.fail2ban import Fail2banFilter, prefilter
-from floodwall.matching.fail2ban.prefilter import Unsupported, build, superset_pattern
+from floodwall.matching.fail2ban.engine import DENSE_CANDIDATES, SMALL_LOG_BYTES
+from floodwall.matching.fail2ban.prefilter import (
+    HYPERSCAN_INSTALLED,
+    Unsupported,
+    build,
+    superset_pattern,
+)
+from tests.support.hidden import env_without
 
 
 def _flagged(regexes: list[str], lines: list[bytes], *, date_gap: bool = True) -> list[int]:
@@ -102,7 +114,8 @@ def test_feed_buffer_reports_what_feed_reports(tmp_path: Path, prefilter: bool) 
     data = LOG.encode()
     cut = data.index(b"\n", len(data) // 2) + 1
     first = buffered.feed_buffer(data[:cut], 1)
-    got = [f.to_json() for f in first + buffered.feed_buffer(data[cut:], 1 + data[:cut].count(b"\n"))]
+    second = buffered.feed_buffer(data[cut:], 1 + data[:cut].count(b"\n"))
+    got = [f.to_json() for f in first + second]
     assert got == expected
     assert [f["lineno"] for f in got] == [1, 4, 6]
     assert [f["host"] for f in got] == ["192.0.2.1", "2001:db8::4", "192.0.2.6"]
@@ -138,3 +151,87 @@ def test_a_longer_alternative_ending_with_a_shorter_one_is_dropped() -> None:
     pattern = superset_pattern(r'"GET .*" 404\s')
     assert pattern.count("|") <= 2, pattern
     assert _flagged([r'"GET .*" 404\s'], [b'"POST /" 404 x', b'"GET /" 200 x']) == [0]
+
+
+def _floodwall(env: dict[str, str], *args: str) -> list[Any]:
+    """The JSON objects a `floodwall` command prints, one a line."""
+    result = subprocess.run([sys.executable, "-m", "floodwall", *args], capture_output=True,
+                            text=True, timeout=120, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def _with_and_without_hyperscan(tmp_path: Path, *args: str) -> tuple[list[Any], list[Any]]:
+    """What a `floodwall` command prints with Hyperscan, and in a process that cannot import it
+    (as on arm64); each with a cache of its own."""
+    if not HYPERSCAN_INSTALLED:
+        pytest.skip("SKIPPED LOUDLY: Hyperscan is not installed here, nothing to compare with")
+    hidden = env_without(tmp_path / "no-hyperscan", "hyperscan")
+    return (_floodwall(dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")), *args),
+            _floodwall(dict(hidden, XDG_CACHE_HOME=str(tmp_path / "cache-hidden")), *args))
+
+
+def _auth_log(path: Path, lines: int) -> int:
+    """An auth.log of key logins with a failed password every 25th line; their count."""
+    failed = 0
+    with path.open("w") as log:
+        for n in range(lines):
+            stamp = f"Mar  2 08:{n // 600 % 60:02d}:{n // 10 % 60:02d} gw sshd[{1000 + n}]:"
+            if n % 25 == 0:
+                failed += 1
+                log.write(f"{stamp} Failed password for root from 198.51.100.{n % 7} "
+                          f"port 22 ssh2\n")
+            else:
+                log.write(f"{stamp} Accepted publickey for alice from 10.0.{n // 250}.{n % 250} "
+                          f"port 22 ssh2\n")
+    return failed
+
+
+def test_without_hyperscan_floodwall_regex_finds_the_same_failures(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    log, filter_path = tmp_path / "auth.log", tmp_path / "ssh.conf"
+    failed = _auth_log(log, 8000)
+    filter_path.write_text("[Definition]\n"
+                           "failregex = Failed password for \\S+ from <HOST> port \\d+\n")
+    # With Hyperscan the log is large and sparse enough for the prefilter to be used.
+    assert log.stat().st_size > SMALL_LOG_BYTES
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-here"))
+    regexes = [regex.pattern.pattern for regex in Fail2banFilter(str(filter_path)).failregexes]
+    assert len(build(regexes).line_starts(log.read_bytes())) == failed < DENSE_CANDIDATES * 8000
+    found, hidden = _with_and_without_hyperscan(
+        tmp_path, "regex", "--json", "--now", "1772438400", "--workers", "1", str(log),
+        str(filter_path))
+    assert len(found) == failed
+    assert hidden == found
+
+
+def test_without_hyperscan_replay_makes_the_same_bans(tmp_path: Path) -> None:
+    """The daemon's path of a line (pipeline.py, which replay runs too): a native access jail,
+    whose prefilter falls back to Python's re, and a fail2ban-regex jail."""
+    auth, access = tmp_path / "auth.log", tmp_path / "access.log"
+    _auth_log(auth, 3000)
+    with access.open("w") as log:
+        for n in range(3000):
+            client, method, path = f"10.1.{n // 250}.{n % 250}", "GET", "/"
+            if n % 50 == 0:
+                client, method, path = f"203.0.113.{n % 3}", "POST", "/wp-login.php"
+            log.write(f'{client} - - [02/Mar/2026:08:{n // 60 % 60:02d}:{n % 60:02d} +0000] '
+                      f'"{method} {path} HTTP/1.1" 200 10 "-" "x"\n')
+    config = tmp_path / "floodwall.toml"
+    config.write_text(f"""
+[jails.wordpress]
+logpath = ["{access}"]
+methods = ["POST"]
+path = '/wp-login\\.php$'
+maxretry = 3
+[jails.ssh]
+filter = "regex"
+logpath = ["{auth}"]
+failregex = ['Failed password for \\S+ from <HOST> port \\d+']
+maxretry = 3
+""")
+    found, hidden = _with_and_without_hyperscan(tmp_path, "replay", "--json", "--config",
+                                                str(config))
+    assert {ban["jail"] for ban in found} == {"wordpress", "ssh"}
+    assert hidden == found

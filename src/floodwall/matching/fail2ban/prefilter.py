@@ -11,10 +11,14 @@ its characters; an alternative that ends with another is left to that one). Hype
 scans a whole buffer (in prefilter mode, which may widen a pattern further, never narrow
 it), and only the lines it flags go through the exact per-line path. A line it does not
 flag cannot produce a failure, so skipping it changes no result.
+
+Hyperscan is installed on x86_64 only (see pyproject.toml). Without it `build` finds no
+prefilter and every line goes through the exact path: the same results, more slowly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -26,7 +30,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import hyperscan
+try:
+    import hyperscan
+except ImportError:  # not built for this platform: no prefilter (see `build`)
+    hyperscan = None  # type: ignore[assignment]
+
+HYPERSCAN_INSTALLED = hyperscan is not None
+"""False where Hyperscan is missing: fail2ban filters then examine every line (slower)."""
 
 MIN_SPLIT_RUN = 6
 """A literal this long keeps half of itself on each side of a gap; a shorter one keeps only
@@ -69,11 +79,8 @@ class LinePrefilter:
         offset = 0
         while offset < size:
             ends.clear()
-            try:
-                self._database.scan(view[offset:],
-                                    match_event_handler=first)
-            except hyperscan.ScanTerminated:
-                pass
+            with contextlib.suppress(hyperscan.ScanTerminated):
+                self._database.scan(view[offset:], match_event_handler=first)
             if not ends:
                 break
             last = offset + ends[0] - 1  # the last byte matched decides the line
@@ -98,6 +105,8 @@ def build(regexes: Sequence[str], *, flags: int = 0, date_gap: bool = True) -> L
     (`$XDG_CACHE_HOME/floodwall`), named by a hash of the regexes, of this module's code and
     of the Hyperscan version; an unreadable or unwritable cache only costs the work.
     """
+    if hyperscan is None:
+        raise Unsupported("Hyperscan is not installed")
     version = str(getattr(hyperscan, "__version__", "")).encode()
     digest = hashlib.sha256(b"\0".join([version, _rewriter_digest(),
                                          repr((list(regexes), flags, date_gap)).encode()]))
@@ -186,7 +195,8 @@ class _Writer:
         self._global = global_flags
 
     def items(self, nodes: list[tuple[Any, Any]], flags: int, *, top: bool = False) -> list[_Item]:
-        items = _join_runs([item for node in nodes if (item := self._item(node, flags)) is not None])
+        items = _join_runs([item for node in nodes
+                            if (item := self._item(node, flags)) is not None])
         if top:
             # Trailing optional parts widen the set of match ends, not the set of lines.
             while items and items[-1].optional:
@@ -367,7 +377,7 @@ def _is_concatenation(text: str, cut: int) -> bool:
         whole, head, tail = (sre_parse.parse(part) for part in (text, text[:cut], text[cut:]))
     except re.error:
         return False
-    return _shape(whole) == _shape(head) + _shape(tail)
+    return bool(_shape(whole) == _shape(head) + _shape(tail))
 
 
 def _shape(node: Any) -> Any:
