@@ -1,1 +1,2 @@
-"""Benchmarks and the deterministic traffic generator that feeds the demo, the tests and `make bench`."""
+"""Benchmarks, and the deterministic traffic generator that feeds the demo, the tests and
+`make bench`."""

@@ -362,7 +362,8 @@ def run(rate: int = 20_000, seconds: float = 20.0, vhosts: int = 300,
             members = _set_members(namespace) - preloaded
             stop_daemon(process)
         bans = _ban_times(daemon_log)
-        return _summary(rate, took, vhosts, preload, writer, sampler.samples, drained, bans, members, cpu)
+        return _summary(rate, took, vhosts, preload, writer, sampler.samples, drained, bans,
+                        members, cpu)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -335,7 +335,8 @@ def table(results: dict[str, object]) -> str:
         for side in ("floodwall", "peer"):
             value = row[side]
             if "unavailable" in value:
-                lines.append(f"{row['case']:<22} {'(peer)':<18} unavailable: {value['unavailable']}")
+                lines.append(f"{row['case']:<22} {'(peer)':<18} "
+                             f"unavailable: {value['unavailable']}")
                 continue
             ratio = f"{row['ratio']:.1f}x" if side == "peer" and row["ratio"] else ""
             lines.append(f"{row['case']:<22} {value['tool']:<18} {value['lines']:>9} "
@@ -367,7 +368,8 @@ def chart(rows: Sequence[dict[str, object]]) -> str:
             value = row[side]
             assert isinstance(value, dict)
             if "lines_per_second" in value:
-                bars.append((str(row["case"]), str(value["tool"]), float(value["lines_per_second"])))
+                bars.append((str(row["case"]), str(value["tool"]),
+                             float(value["lines_per_second"])))
     import math
 
     width, bar_height, left = 900, 22, 330

@@ -841,7 +841,7 @@ def _combined_line(r: Request, site: str, stamp: str) -> str:
 
 def _flush(paths: Sequence[Path], buffers: list[list[str]]) -> None:
     """Append every buffered line to its file and empty the buffers."""
-    for path, buffer in zip(paths, buffers):
+    for path, buffer in zip(paths, buffers, strict=False):
         if buffer:
             with path.open("a", encoding="utf-8", newline="\n") as handle:
                 handle.write("".join(buffer))

@@ -66,7 +66,8 @@ def main() -> int:
         mark = "banned" if actor.banned else "left alone"
         print(f"   {actor.actor:<28} {mark:<10} {actor.why}")
     if got != expected:
-        print(f"   MISMATCH: missed {sorted(expected - got)}, wrongly banned {sorted(got - expected)}")
+        print(f"   MISMATCH: missed {sorted(expected - got)}, "
+              f"wrongly banned {sorted(got - expected)}")
         return 1
     print(f"   all {len(expected)} expected bans made, no legitimate source banned")
 

@@ -94,7 +94,8 @@ class Change:
     """One thing for the firewall to do: add (or extend) a ban, or remove it."""
 
     action: Literal["add", "remove"]
-    """'add' puts the ban's key in its jail's set (refreshing its timeout); 'remove' takes it out."""
+    """'add' puts the ban's key in its jail's set (refreshing its timeout); 'remove' takes it
+    out."""
     ban: Ban
     """The ban whose key and jail are meant."""
     restored: bool = False
@@ -112,5 +113,5 @@ class Position:
     lineno: int
     """Number of lines read so far in this generation of the file."""
     head: str
-    """`sources.offsets.head_digest` of the first min(offset, HEAD_BYTES) bytes: tells a recreated or
-    truncated-and-regrown file apart from the one that was read."""
+    """`sources.offsets.head_digest` of the first min(offset, HEAD_BYTES) bytes: tells a
+    recreated or truncated-and-regrown file apart from the one that was read."""

@@ -58,7 +58,8 @@ def table(results: Sequence[SiteResult]) -> str:
                      "-" if r.error else _counts(r), _note(r)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+        + "  " + row[4]
         for row in rows).rstrip() + "\n"
 
 

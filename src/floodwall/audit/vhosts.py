@@ -56,7 +56,8 @@ def find_vhosts(config_dir: str | os.PathLike[str]) -> list[Vhost]:
     found: dict[str, Vhost] = {}
     for path in _config_files(root):
         text = path.read_text(encoding="utf-8", errors="replace")
-        parse = _apache_vhosts if re.search(r"<VirtualHost\b", text, re.IGNORECASE) else _nginx_vhosts
+        apache = re.search(r"<VirtualHost\b", text, re.IGNORECASE)
+        parse = _apache_vhosts if apache else _nginx_vhosts
         for vhost in parse(text, str(path)):
             found.setdefault(vhost.url, vhost)
     return list(found.values())

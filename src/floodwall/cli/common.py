@@ -46,9 +46,11 @@ def timestamp(seconds: float | None) -> str:
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
     """A plain aligned table on stdout."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(cell)) for cell in column)
+              for column in zip(headers, *rows, strict=False)]
     for row in [headers, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        cells = zip(row, widths, strict=False)
+        print("  ".join(str(cell).ljust(width) for cell, width in cells).rstrip())
 
 
 def err(message: str) -> None:

@@ -128,11 +128,13 @@ def _print_report(engine: Fail2banFilter, path: str, args: argparse.Namespace,
     if definition.prefregex:
         print(f"Prefregex  {definition.prefregex}")
     print(f"Failregex  {len(engine.failregexes)}, maxlines {definition.maxlines}")
-    for index, (regex, hits) in enumerate(zip(engine.failregexes, stats.failregex_hits)):
+    failregexes = zip(engine.failregexes, stats.failregex_hits, strict=False)
+    for index, (regex, hits) in enumerate(failregexes):
         print(f"  {index:>3} {hits:>8}  {regex.source}")
     if engine.ignoreregexes:
         print(f"Ignoreregex  {len(engine.ignoreregexes)}")
-        for index, (regex, hits) in enumerate(zip(engine.ignoreregexes, stats.ignoreregex_hits)):
+        ignoreregexes = zip(engine.ignoreregexes, stats.ignoreregex_hits, strict=False)
+        for index, (regex, hits) in enumerate(ignoreregexes):
             print(f"  {index:>3} {hits:>8}  {regex.source}")
     used = engine.dates.hits()
     if not engine.journal:

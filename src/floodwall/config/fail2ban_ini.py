@@ -91,7 +91,8 @@ def _include_order(paths: list[str], seen: tuple[str, ...]) -> list[str]:
         after: list[str] = []
         includes = parsed.sections.get(INCLUDES, {})
         for option, bucket in (("before", before), ("after", after)):
-            value = includes.get(option, parsed.defaults.get(option)) if INCLUDES in parsed.sections else None
+            value = (includes.get(option, parsed.defaults.get(option))
+                     if INCLUDES in parsed.sections else None)
             if not value:
                 continue
             for name in value.split("\n"):
@@ -104,7 +105,8 @@ def _include_order(paths: list[str], seen: tuple[str, ...]) -> list[str]:
 
 
 def overlay_files(conf_path: str) -> list[str]:
-    """fail2ban's overlay list for `NAME.conf`: itself, `NAME.d/*.conf`, `NAME.local`, `NAME.d/*.local`."""
+    """fail2ban's overlay list for `NAME.conf`: itself, `NAME.d/*.conf`, `NAME.local`,
+    `NAME.d/*.local`."""
     base = conf_path.removesuffix(".conf")
     overlay_dir = Path(base + ".d")
     candidates = [base + ".conf"]

@@ -36,8 +36,8 @@ from floodwall.settings.values import (
 
 _JAIL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 
-_DAEMON_KEYS = {"state_dir", "socket", "backend", "table", "new_files_from", "max_line_bytes", "line_timeout", "max_keys",
-                "history", "protect_ssh_sessions"}
+_DAEMON_KEYS = {"state_dir", "socket", "backend", "table", "new_files_from", "max_line_bytes",
+                "line_timeout", "max_keys", "history", "protect_ssh_sessions"}
 _POLICY_KEYS = {"maxretry", "findtime", "bantime", "ignoreip", "ports", "protocol", "action",
                 "rate", "burst",
                 "format", "format_kind", "escalation", "ipv6_key_prefix", "scope"}

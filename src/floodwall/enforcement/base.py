@@ -1,4 +1,4 @@
-"""The enforcement seam: what a jail needs from the firewall, a change, and the Enforcer protocol."""
+"""The enforcement seam: what a jail needs from the firewall, and the Enforcer protocol."""
 
 from __future__ import annotations
 

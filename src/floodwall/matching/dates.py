@@ -21,7 +21,8 @@ _SECONDS = {f"{n:02d}": n for n in range(61)}  # 60: a leap second, as syslog ma
 _FUTURE_SLACK = 86400.0
 """How far ahead of `now` a year-less syslog stamp may be (clock skew between hosts)."""
 
-_CLF_HOUR = re.compile(r"([0-9]{2})/([A-Z][a-z]{2})/([0-9]{4}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})")
+_CLF_HOUR = re.compile(
+    r"([0-9]{2})/([A-Z][a-z]{2})/([0-9]{4}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})")
 _ISO = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:[.,]([0-9]{1,9}))?([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
@@ -50,7 +51,8 @@ class SyslogRecord:
 
 
 def parse_clf_time(text: str) -> float | None:
-    """Unix seconds of an Apache/nginx stamp like `10/Oct/2000:13:55:36 -0700`; None if malformed."""
+    """Unix seconds of an Apache/nginx stamp like `10/Oct/2000:13:55:36 -0700`; None if
+    malformed."""
     if len(text) != 26 or text[14] != ":" or text[17] != ":":
         return None
     minute = _MINUTES.get(text[15:17])

@@ -5,9 +5,9 @@ Python's `re` checks for signals while it matches, so a signal handler can end a
 While a batch is being matched (`armed`), a SIGALRM timer ticks a few times per limit; each
 line bumps a counter on `enter`. A tick that finds the same line still inside the filters
 after `limit` seconds of the main thread's CPU time raises LineTimeout there (CPU time, so
-a loaded machine that keeps the daemon waiting never cuts an honest line short). Costs per line: two attribute writes; per
-batch: two setitimer calls. Only the main thread receives signals: elsewhere, and outside
-`armed`, lines run unbounded.
+a loaded machine that keeps the daemon waiting never cuts an honest line short). Costs per
+line: two attribute writes; per batch: two setitimer calls. Only the main thread receives
+signals: elsewhere, and outside `armed`, lines run unbounded.
 """
 
 from __future__ import annotations

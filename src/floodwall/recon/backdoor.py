@@ -28,7 +28,8 @@ class BackdoorPorts:
         """{'open_ports': the ports that accepted a connection, ascending}."""
         async with self._pacer.turn():
             results = await asyncio.gather(*(self._is_open(address, port) for port in self.ports))
-        return {"open_ports": sorted(p for p, is_open in zip(self.ports, results) if is_open)}
+        found = zip(self.ports, results, strict=False)
+        return {"open_ports": sorted(port for port, is_open in found if is_open)}
 
     async def _is_open(self, address: str, port: int) -> bool:
         try:

@@ -45,7 +45,9 @@ search.addEventListener('input', filterBans);
 async function refresh() {
   try {
     const answer = await fetch('fragment' + location.search, {cache: 'no-store'});
-    if (answer.ok) { document.getElementById('live').innerHTML = await answer.text(); filterBans(); }
+    if (answer.ok) {
+      document.getElementById('live').innerHTML = await answer.text(); filterBans();
+    }
   } catch (problem) { /* the daemon restarts: try again at the next tick */ }
 }
 setInterval(refresh, REFRESH_MS);

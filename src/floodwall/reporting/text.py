@@ -34,8 +34,8 @@ def render_text(report: Report) -> str:
 
 def table(headers: list[str], rows: list[list[str]]) -> list[str]:
     """Aligned lines of a table (header first)."""
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
             for row in [headers, *rows]]
 
 

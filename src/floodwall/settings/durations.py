@@ -30,7 +30,8 @@ def parse_bantime(value: object) -> float | None:
         return None
     seconds = parse_duration(value)
     if seconds == 0:
-        raise ValueError("a ban of 0 seconds bans nothing; use -1 or \"permanent\" for a permanent ban")
+        raise ValueError("a ban of 0 seconds bans nothing; use -1 or \"permanent\" for a "
+                         "permanent ban")
     return seconds
 
 

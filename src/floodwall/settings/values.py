@@ -176,7 +176,8 @@ class JailConfig:
     logpath: tuple[str, ...]
     """Glob patterns of the files the jail reads (counted together)."""
     filter: FilterKind
-    """'access' (a rule on access-log fields), 'sshd' (attempts), 'regex' (failregex with <HOST>)."""
+    """'access' (a rule on access-log fields), 'sshd' (attempts), 'regex' (failregex with
+    <HOST>), 'fail2ban' (a filter.d file)."""
     maxretry: int
     """A key is banned when it has this many failures within findtime."""
     findtime: float

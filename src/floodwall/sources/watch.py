@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import logging
 import os
@@ -88,10 +89,8 @@ class GlobWatcher:
                 if self._backlog:
                     await asyncio.sleep(0)  # catching up: let the other tasks run between batches
                 else:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(ready.wait(), self._timeout())
-                    except TimeoutError:
-                        pass
                     ready.clear()
                 lines = self._step()
         finally:
@@ -243,10 +242,8 @@ class GlobWatcher:
         """Stop watching (the directory moved, vanished or is no longer wanted)."""
         for directory in self._dirs_of.pop(wd, ()):
             self._watches.pop(directory, None)
-        try:
+        with contextlib.suppress(OSError):  # the kernel already removed it (directory deleted)
             self._inotify.rm_watch(wd)
-        except OSError:
-            pass  # the kernel already removed it (directory deleted)
 
     def _read(self, paths: Iterable[str]) -> list[SourceLine]:
         lines: list[SourceLine] = []

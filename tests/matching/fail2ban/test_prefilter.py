@@ -197,7 +197,7 @@ def test_without_hyperscan_floodwall_regex_finds_the_same_failures(tmp_path: Pat
     # With Hyperscan the log is large and sparse enough for the prefilter to be used.
     assert log.stat().st_size > SMALL_LOG_BYTES
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-here"))
-    regexes = [regex.pattern.pattern for regex in Fail2banFilter(str(filter_path)).failregexes]
+    regexes = [regex.pattern.pattern for regex in Fail2banFilter(load_filter(str(filter_path))).failregexes]
     assert len(build(regexes).line_starts(log.read_bytes())) == failed < DENSE_CANDIDATES * 8000
     found, hidden = _with_and_without_hyperscan(
         tmp_path, "regex", "--json", "--now", "1772438400", "--workers", "1", str(log),

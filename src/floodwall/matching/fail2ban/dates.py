@@ -408,7 +408,7 @@ class DateDetector:
         order, self._last_index, self._last_span, self._last_line, self._first_unused = state
         by_name = {candidate.template.name: candidate for candidate in self._candidates}
         self._candidates = [by_name[name] for name, _distance in order]
-        for candidate, (_name, distance) in zip(self._candidates, order):
+        for candidate, (_name, distance) in zip(self._candidates, order, strict=False):
             candidate.distance = distance
 
     def find(self, line: str) -> DateMatch | None:
@@ -527,8 +527,10 @@ class DateDetector:
         start, end = self._last_span
         before, at = previous[start - 1:start], previous[start:start + 1]
         last, after = previous[end - 1] if previous else "", previous[end:end + 1]
-        return ((line[start - 1:start] == before or (line[start:start + 1] == at and not at.isalnum()))
-                and (line[end:end + 1] == after or (line[end - 1:end] == last and not last.isalnum())))
+        starts_alike = line[start - 1:start] == before or (
+            line[start:start + 1] == at and not at.isalnum())
+        return starts_alike and (line[end:end + 1] == after or (
+            line[end - 1:end] == last and not last.isalnum()))
 
     def _record(self, line: str, match: re.Match[str], index: int) -> None:
         candidate = self._candidates[index]

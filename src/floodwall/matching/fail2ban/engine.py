@@ -155,7 +155,8 @@ class Fail2banFilter:
         self.failregexes = [TaggedRegex.compile(source, multiline=multiline, use_dns=use_dns,
                                                 where=path) for source in definition.failregex]
         for regex in self.failregexes:
-            if not regex.has_failure_id() and not (self.prefregex and self.prefregex.has_failure_id()):
+            prefix_has_id = self.prefregex is not None and self.prefregex.has_failure_id()
+            if not regex.has_failure_id() and not prefix_has_id:
                 raise ConfigError(f"failregex {regex.source!r} captures no failure id; add <HOST>, "
                                   f"<ADDR>, <F-ID> or <F-MLFID>", path=path, key="failregex")
         self.ignoreregexes = [TaggedRegex.compile(source, use_dns=use_dns, where=path)
@@ -305,11 +306,15 @@ class Fail2banFilter:
                 text, date = line, self._last_date
             else:
                 date = now
-        if date is None and self._last_date is not None and self._last_date > now - RECENT_DATE_SECONDS:
+        if (date is None and self._last_date is not None
+                and self._last_date > now - RECENT_DATE_SECONDS):
             text, date = line, self._last_date
         return (text, line), date
 
-    def _find(self, entry: Entry, date: float | None, lineno: int) -> list[FilterFailure]:
+    # Over the complexity limit on purpose: the per-line hot path, kept in one frame for
+    # speed (see bench/RESULTS.md).
+    def _find(  # noqa: C901
+            self, entry: Entry, date: float | None, lineno: int) -> list[FilterFailure]:
         if self._maxlines > 1:
             self._buffer.append(entry)
             original = self._buffer = self._buffer[-self._maxlines:]
@@ -423,7 +428,9 @@ class Fail2banFilter:
         return FilterFailure(lineno, canonical, date, len(matches), _public_fields(fail), index,
                              tuple([entry[1] for entry in matches]) if self.keep_lines else ())
 
-    def _merge_ticket(self, mlfid: str, fail: dict[str, Any],
+    # Over the complexity limit on purpose: one branch per rule of fail2ban's ticket
+    # merging, in its order.
+    def _merge_ticket(self, mlfid: str, fail: dict[str, Any],  # noqa: C901
                       matched: list[Entry]) -> dict[str, Any]:
         """Merge a match into the multi-line ticket of its <F-MLFID> (a connection id).
 

@@ -163,9 +163,10 @@ def _merge_stats(total: FilterStats, part: FilterStats) -> None:
     total.matched += part.matched
     total.ignored += part.ignored
     total.reread_ranges += part.reread_ranges
-    total.failregex_hits = [a + b for a, b in zip(total.failregex_hits, part.failregex_hits)]
+    total.failregex_hits = [a + b for a, b in zip(total.failregex_hits, part.failregex_hits,
+                                                  strict=False)]
     total.ignoreregex_hits = [a + b for a, b in zip(total.ignoreregex_hits,
-                                                     part.ignoreregex_hits)]
+                                                     part.ignoreregex_hits, strict=False)]
 
 
 def log_failures(engine: Fail2banFilter, path: str, workers: int | None = None
@@ -214,12 +215,12 @@ def _log_run(engine: Fail2banFilter, path: str, workers: int | None, send: bool
         with ProcessPoolExecutor(len(starts) - 1,
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             others = [pool.submit(_run_range, path, start, end, send)
-                      for start, end in zip(starts[1:], ends[1:])]
+                      for start, end in zip(starts[1:], ends[1:], strict=False)]
             before = engine.stats.lines
             yield from feed_buffers(engine, log_buffers(path, starts[0], ends[0]))
             offset = engine.stats.lines - before
             state = engine.carried_state()
-            for start, end, future in zip(starts[1:], ends[1:], others):
+            for start, end, future in zip(starts[1:], ends[1:], others, strict=False):
                 part = future.result()
                 tickets = _true_tickets(engine, state, part)
                 if tickets is not None:

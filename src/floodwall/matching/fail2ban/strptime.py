@@ -125,7 +125,8 @@ ZONE_ABBREVIATIONS: dict[str, int] = {
 
 
 def zone_offset(zone: str) -> int:
-    """Minutes east of UTC for `UTC`, `+0200`, `-05:30`, `CEST`, `CET+01`…; ValueError if unknown."""
+    """Minutes east of UTC for `UTC`, `+0200`, `-05:30`, `CEST`, `CET+01`…; ValueError if
+    unknown."""
     if zone in ("Z", "UTC", "GMT"):
         return 0
     match = _FIXED_OFFSET_ZONE.match(zone)
@@ -149,7 +150,9 @@ def completes_from_now(found: Mapping[str, str | None]) -> bool:
     return not given("Y", "y") or not given("m", "b", "B", "d", "j")
 
 
-def fields_to_time(found: Mapping[str, str | None], now: float,
+# Over the complexity limit on purpose: one branch per strptime directive, as fail2ban
+# resolves them (see below).
+def fields_to_time(found: Mapping[str, str | None], now: float,  # noqa: C901
                    default_offset: int | None = None) -> float:
     """Unix time for the strptime fields of one date; missing year/day are taken from `now`.
 

@@ -126,7 +126,7 @@ class TicketCache:
         started = {key: (value, expires) for key, value, expires in start}
         fresh: set[str] = set()  # keys whose ticket was made during the run
         compared: set[str] = set()  # keys found as they were in `start`
-        for kind, key, now in zip(journal.kinds, journal.keys, journal.times):
+        for kind, key, now in zip(journal.kinds, journal.keys, journal.times, strict=False):
             if kind == _SET:
                 if len(items) >= self._capacity:
                     while items:
