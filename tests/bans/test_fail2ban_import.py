@@ -23,7 +23,7 @@ from floodwall.config.loader import load_config
 from floodwall.errors import StorageError
 from floodwall.server.imports import deliver
 from floodwall.storage.database import Database
-from tests.support.netns import wait_until
+from tests.support.waiting import wait_until
 
 SERVER = shutil.which("fail2ban-server")
 CLIENT = shutil.which("fail2ban-client")

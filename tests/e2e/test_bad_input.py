@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.lines import access_line, sshd_failed_line
-from tests.support.netns import wait_until
+from tests.support.waiting import wait_until
 
 VICTIM = "192.0.2.99"
 INJECTOR, SCANNER, GUESSER, LATE = "198.51.100.7", "203.0.113.40", "203.0.113.41", "203.0.113.42"

@@ -21,9 +21,9 @@ from tests.support.netns import (
     skip_reason,
     start_tcp_listener,
     wait_for_tcp,
-    wait_until,
 )
 from tests.support.nginx import start_nginx
+from tests.support.waiting import wait_until
 
 WEB, ATTACKER = "192.0.2.1", "192.0.2.66"
 OTHER_PORT = 8080

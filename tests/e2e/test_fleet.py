@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns import Link, Namespace, network, skip_reason, wait_until
+from tests.support.netns import Link, Namespace, network, skip_reason
 from tests.support.nginx import start_nginx
 from tests.support.redis_server import SKIP_REASON as REDIS_MISSING
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 ATTACKER, SECOND_ATTACKER = "203.0.113.66", "203.0.113.67"
 GATEWAYS = ("192.0.2.1", "192.0.2.2", "192.0.2.3")

@@ -19,8 +19,8 @@ from tests.support.netns import (
     skip_reason,
     start_tcp_listener,
     wait_for_tcp,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 REASON = skip_reason(("ip", "nft", "curl"))
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")

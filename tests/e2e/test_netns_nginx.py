@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns import Link, Namespace, network, skip_reason, wait_until
+from tests.support.netns import Link, Namespace, network, skip_reason
 from tests.support.nginx import start_nginx
+from tests.support.waiting import wait_until
 
 WEB_FOR_ATTACKER, ATTACKER = "192.0.2.1", "192.0.2.66"
 WEB_FOR_CLIENT, CLIENT = "198.51.100.1", "198.51.100.10"

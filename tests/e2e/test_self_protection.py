@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns import Link, Namespace, network, skip_reason, wait_until
+from tests.support.netns import Link, Namespace, network, skip_reason
+from tests.support.waiting import wait_until
 
 REASON = skip_reason(("ip", "nft", "ss"))
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")

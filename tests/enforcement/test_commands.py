@@ -15,7 +15,7 @@ from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
 from floodwall.model import Ban, Change, Failure, SourceLine
-from tests.support.netns import wait_until
+from tests.support.waiting import wait_until
 
 SSHD_FILTER = Path("/etc/fail2ban/filter.d/sshd.conf")
 ARGV_ACTION = """[Definition]
