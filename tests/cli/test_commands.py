@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.lines import T0, access_line
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,9 +43,9 @@ def test_control_commands_without_a_daemon_say_what_to_do(tmp_path: Path) -> Non
 
 def test_replay_prints_a_table_of_bans(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
-    log.write_text("".join(
-        f'198.51.100.{9 if n < 6 else 8} - - [02/Mar/2026:08:00:{n:02d} +0000] '
-        f'"POST /wp-login.php HTTP/1.1" 200 10 "-" "x"\n' for n in range(10)))
+    log.write_text("".join(  # replayed at the lines' own times
+        access_line(f"198.51.100.{9 if n < 6 else 8}", "/wp-login.php", method="POST",
+                    status=200, agent="x", when=T0 + n) for n in range(10)))
     result = _floodwall("replay", "--config", str(ROOT / "examples" / "floodwall.toml"), str(log))
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
