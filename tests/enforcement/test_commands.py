@@ -14,7 +14,7 @@ from floodwall.enforcement.commands import CommandEnforcer
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
-from floodwall.model import Ban, Change, Failure, SourceLine
+from floodwall.model import Ban, Change, Failure
 from tests.support.configs import load
 from tests.support.lines import T0, source_lines, sshd_failed_line
 from tests.support.waiting import wait_until
@@ -51,9 +51,9 @@ def _ban(key: str) -> Ban:
 def _sshd_failures(user: str, address: str) -> list[Failure]:
     """Failures the real sshd filter reads from a log line naming `user`."""
     line_filter = Fail2banLineFilter("sshd", Fail2banFilterRef(str(SSHD_FILTER)))
-    text = (f"Nov 22 04:00:00 host sshd[4242]: Failed password for {user} from {address} "
-            "port 50022 ssh2")
-    failures = line_filter.failures(Entry(SourceLine("auth.log", 1, text), None))
+    text = sshd_failed_line(address, user, pid=4242, port=50022, host="host", when=T0)
+    [line] = source_lines("auth.log", text)
+    failures = line_filter.failures(Entry(line, None))
     assert [failure.key for failure in failures] == [address]
     return failures
 
