@@ -24,8 +24,9 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}
 SCANNER, ATTACKER = "192.0.2.1", "192.0.2.66"
 
 def _recon(namespace: Namespace, root: Path, check: bool, *args: str) -> str:
-    path = floodwall_toml(root, {"web": {"logpath": [root / "access.log"]}},
-                          name=f"floodwall-{check}.toml",
+    # each setting its own directory: its own state, so no answer cached by the other
+    home = root / ("checking" if check else "not-checking")
+    path = floodwall_toml(home, {"web": {"logpath": [home / "access.log"]}},
                           recon={"resolver": "127.0.0.1:53",  # nothing answers in the namespace
                                  "rdap_url": "", "timeout": 1, "backdoor_check": check,
                                  "backdoor_ports": [9999, 5555]})
@@ -49,7 +50,6 @@ def test_open_backdoor_ports_are_found_only_when_asked(tmp_path: Path) -> None:
         assert table[1].split()[0] == ATTACKER and table[1].split()[-1] == "9999"
 
         # Off by default: the attacker's host is not touched, the column says so.
-        (tmp_path / "state").rename(tmp_path / "state-before")  # no cached answer
         unchecked = json.loads(_recon(host, tmp_path, False, "--json"))
         assert unchecked["open_ports"] is None
         assert "not checked" in _recon(host, tmp_path, False)

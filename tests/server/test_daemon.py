@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,8 @@ from floodwall.config.loader import load_config
 from floodwall.config.model import Config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import ControlError
+from floodwall.matching.entries import Entry
+from floodwall.model import Failure
 from floodwall.server.control import request
 from floodwall.server.daemon import Daemon
 from tests.support.configs import Table, floodwall_toml, scanner_jail
@@ -88,7 +91,7 @@ def test_a_line_that_breaks_a_jail_is_skipped_and_the_batch_still_bans(
         jail = fed.daemon.pipeline.jails["web"]
         real = jail.filter.failures
 
-        def breaks_on_one_line(entry):  # type: ignore[no-untyped-def]
+        def breaks_on_one_line(entry: Entry) -> list[Failure]:
             if "203.0.113.66" in entry.line.text:
                 raise RuntimeError("a bug in a filter")
             return real(entry)
@@ -119,11 +122,11 @@ def test_control_socket_ban_unban_status_and_allowlist(tmp_path: Path) -> None:
     async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
         socket = daemon.config.socket
 
-        def call(command: str, **arguments: object) -> dict[str, object]:
+        def call(command: str, **arguments: object) -> dict[str, Any]:
             return request(socket, command, **arguments)
 
         answer = await asyncio.to_thread(call, "ban", address="2001:db8::5", bantime="10m")
-        assert [b["address"] for b in answer["bans"]] == ["2001:db8::5"]  # type: ignore[index]
+        assert [b["address"] for b in answer["bans"]] == ["2001:db8::5"]
         assert enforcer.elements()["manual"] == ["2001:db8::5"]
         with pytest.raises(ControlError, match="allowlisted"):
             await asyncio.to_thread(call, "ban", address="192.0.2.250")
@@ -132,7 +135,7 @@ def test_control_socket_ban_unban_status_and_allowlist(tmp_path: Path) -> None:
         status = await asyncio.to_thread(call, "status")
         assert status["active_bans"] == 1 and status["files"] == 2
         removed = await asyncio.to_thread(call, "unban", address="2001:db8::5")
-        assert len(removed["removed"]) == 1  # type: ignore[arg-type]
+        assert len(removed["removed"]) == 1
         assert enforcer.elements()["manual"] == []
         with pytest.raises(ControlError, match="unknown command"):
             await asyncio.to_thread(call, "format-disk")

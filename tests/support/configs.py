@@ -25,10 +25,9 @@ Table = Mapping[str, Any]
 
 
 def floodwall_toml(root: Path, jails: Mapping[str, Table] | None = None, *,
-                   floodwall: Table | None = None, name: str = "floodwall.toml",
-                   **sections: Table) -> Path:
-    """Write `root`/`name`: [floodwall] (the test defaults updated by `floodwall`), then each
-    of `sections` ([defaults], [http], [recon], [cluster], [fail2ban]...) and one
+                   floodwall: Table | None = None, **sections: Table) -> Path:
+    """Write `root`/floodwall.toml: [floodwall] (the test defaults updated by `floodwall`),
+    then each of `sections` ([defaults], [http], [recon], [cluster], [fail2ban]...) and one
     [jails.<name>] table per entry of `jails`; returns its path."""
     settings: dict[str, Any] = {"state_dir": root / "state", "socket": root / "control.sock",
                                 "backend": "dry-run", "new_files_from": "start"}
@@ -37,7 +36,7 @@ def floodwall_toml(root: Path, jails: Mapping[str, Table] | None = None, *,
               *sections.items(), *((f"jails.{jail}", table) for jail, table in
                                    (jails or {}).items())]
     root.mkdir(parents=True, exist_ok=True)
-    path = root / name
+    path = root / "floodwall.toml"
     path.write_text("\n".join(_table(header, table) for header, table in tables))
     return path
 
