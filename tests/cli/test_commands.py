@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.configs import floodwall_toml
 from tests.support.lines import T0, access_line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,9 +34,8 @@ def test_check_config_error_names_file_line_key_and_exits_1(tmp_path: Path) -> N
 
 
 def test_control_commands_without_a_daemon_say_what_to_do(tmp_path: Path) -> None:
-    config = tmp_path / "floodwall.toml"
-    config.write_text(f'[floodwall]\nsocket = "{tmp_path}/none.sock"\n'
-                      '[jails.web]\nlogpath = "/x"\n')
+    config = floodwall_toml(tmp_path, {"web": {"logpath": "/x"}},
+                            floodwall={"socket": tmp_path / "none.sock"})
     result = _floodwall("bans", "--config", str(config))
     assert result.returncode == 1
     assert "no control socket; is `floodwall run` running" in result.stderr
