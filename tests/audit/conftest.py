@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.servers import NGINX, OPENSSL, Nginx, free_ports, run_nginx, self_signed
+from tests.audit.servers import OPENSSL, Nginx, free_ports, run_nginx, self_signed
+from tests.support.nginx import NGINX
 
 PAGE = """<!doctype html>
 <html><head><title>shop</title>

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.support.netns import wait_until
+from tests.support.nginx import NGINX, nginx_argv, write_config
+from tests.support.waiting import wait_until
 
-NGINX = shutil.which("nginx", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
 OPENSSL = shutil.which("openssl")
 
 
@@ -51,24 +51,12 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-NGINX_CONF = """
-{user}
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log;
-events {{ worker_connections 64; }}
-http {{
+AUDIT_HTTP = """
     log_format audit '$request_method $server_port "$request_uri" $status';
     access_log {root}/access.log audit;
     default_type text/html;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
-{servers}
-}}
 """
+"""The http block lines every audit nginx has: an access log that Nginx.methods() reads."""
 
 
 @dataclass
@@ -126,13 +114,10 @@ class Nginx:
 def run_nginx(root: Path, servers: str, ports: list[int]) -> Iterator[Nginx]:
     """Start nginx with `servers` (server blocks) in `root`, wait for `ports`, stop it after."""
     assert NGINX, "nginx is needed"
-    (root / "tmp").mkdir(exist_ok=True)
     # As root, nginx workers would run as nobody, who cannot read the test's private tmp dir.
-    user = "user root;" if os.geteuid() == 0 else ""
-    conf = root / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, root=root, servers=servers))
+    write_config(root, AUDIT_HTTP + servers, as_root=os.geteuid() == 0)
     server = Nginx(root, ports)
-    server._argv = [NGINX, "-c", str(conf), "-p", str(root), "-e", str(root / "error.log")]
+    server._argv = nginx_argv(root)
     server.test_config()
     process = subprocess.Popen([*server._argv, "-g", "daemon off;"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -140,7 +125,7 @@ def run_nginx(root: Path, servers: str, ports: list[int]) -> Iterator[Nginx]:
     try:
         wait_until(lambda: all(map(listening, ports)) or process.poll() is not None, 15,
                    f"nginx to listen on 127.0.0.1 ports {ports}")
-        assert process.poll() is None, (root / "error.log").read_text()
+        assert process.poll() is None, (root / "nginx-error.log").read_text()
         yield server
     finally:
         process.terminate()

@@ -10,7 +10,7 @@ import pytest
 from floodwall.audit import checks
 from floodwall.audit.fixes import RECOMMENDED, apache_snippet, header_values, nginx_snippet
 from floodwall.audit.model import Fetched, Page
-from tests.audit.servers import NGINX
+from tests.support.nginx import NGINX, nginx_argv, write_config
 
 SUGGESTED = "default-src 'self'; script-src 'self' 'sha256-abc='"
 
@@ -87,11 +87,7 @@ def test_nginx_accepts_every_line_generated(tmp_path: Path) -> None:
     fetched = site({"server": "nginx/1.22.1", "x-powered-by": "PHP/8.2", "set-cookie": "sid=1"},
                    url="http://s.example/")
     snippet = nginx_snippet(fetched, checks.run_checks(fetched), SUGGESTED + '; x "quoted"')
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-                    "events {}\nhttp {\n  server {\n    listen 127.0.0.1:9;\n"
-                    f"{snippet}\n  }}\n}}\n")
-    result = subprocess.run([str(NGINX), "-t", "-c", str(conf), "-p", str(tmp_path),
-                             "-e", str(tmp_path / "error.log")],
-                            check=False, capture_output=True, text=True, timeout=30)
+    write_config(tmp_path, f"  server {{\n    listen 127.0.0.1:9;\n{snippet}\n  }}\n")
+    result = subprocess.run([*nginx_argv(tmp_path), "-t"], check=False, capture_output=True,
+                            text=True, timeout=30)
     assert result.returncode == 0, result.stderr

@@ -23,7 +23,8 @@ from floodwall.config.loader import load_config
 from floodwall.errors import StorageError
 from floodwall.server.imports import deliver
 from floodwall.storage.database import Database
-from tests.support.netns import wait_until
+from tests.support.configs import floodwall_toml
+from tests.support.waiting import wait_until
 
 SERVER = shutil.which("fail2ban-server")
 CLIENT = shutil.which("fail2ban-client")
@@ -55,17 +56,6 @@ bantime = -1
 enabled = true
 bantime = 1
 """
-FLOODWALL_TOML = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/floodwall.sock"
-backend = "dry-run"
-
-[jails.web]
-logpath = ["{root}/app.log"]
-"""
-
-
 @dataclass
 class Fail2ban:
     """A fail2ban-server of the test's own, in the foreground, driven by fail2ban-client."""
@@ -140,8 +130,7 @@ def test_active_bans_and_history_are_taken_over_once(
     f2b.close()
     assert len(brief_starts) == 2
     checksum = hashlib.sha256(database_file.read_bytes()).hexdigest()
-    (tmp_path / "floodwall.toml").write_text(FLOODWALL_TOML.format(root=tmp_path))
-    config = load_config(tmp_path / "floodwall.toml")
+    config = load_config(floodwall_toml(tmp_path, {"web": {"logpath": [tmp_path / "app.log"]}}))
 
     found = read_fail2ban(str(database_file))
     intake, by_daemon = deliver(config, found.entries, time.time())

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from floodwall.matching.fail2ban.prefilter import HYPERSCAN_INSTALLED
+from tests.support.configs import floodwall_toml
 from tests.support.hidden import env_without
+from tests.support.lines import T0, access_line
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,9 +48,8 @@ def test_check_config_error_names_file_line_key_and_exits_1(tmp_path: Path) -> N
 
 
 def test_control_commands_without_a_daemon_say_what_to_do(tmp_path: Path) -> None:
-    config = tmp_path / "floodwall.toml"
-    config.write_text(f'[floodwall]\nsocket = "{tmp_path}/none.sock"\n'
-                      '[jails.web]\nlogpath = "/x"\n')
+    config = floodwall_toml(tmp_path, {"web": {"logpath": "/x"}},
+                            floodwall={"socket": tmp_path / "none.sock"})
     result = _floodwall("bans", "--config", str(config))
     assert result.returncode == 1
     assert "no control socket; is `floodwall run` running" in result.stderr
@@ -56,9 +57,9 @@ def test_control_commands_without_a_daemon_say_what_to_do(tmp_path: Path) -> Non
 
 def test_replay_prints_a_table_of_bans(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
-    log.write_text("".join(
-        f'198.51.100.{9 if n < 6 else 8} - - [02/Mar/2026:08:00:{n:02d} +0000] '
-        f'"POST /wp-login.php HTTP/1.1" 200 10 "-" "x"\n' for n in range(10)))
+    log.write_text("".join(  # replayed at the lines' own times
+        access_line(f"198.51.100.{9 if n < 6 else 8}", "/wp-login.php", method="POST",
+                    status=200, agent="x", when=T0 + n) for n in range(10)))
     result = _floodwall("replay", "--config", str(ROOT / "examples" / "floodwall.toml"), str(log))
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[1:]]

@@ -12,22 +12,15 @@ from floodwall.model import Ban, Failure
 from floodwall.storage.database import Database
 from tests.recon.servers import DnsServer, rdap_server
 from tests.recon.test_enricher import RDAP, RECORDS
+from tests.support.configs import floodwall_toml
+from tests.support.lines import access_line
 
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "dry-run"
 
-[recon]
-resolver = "{dns}"
-rdap_url = "{rdap}"
-timeout = 1
-rdap_interval = 0
-
-[jails.web]
-logpath = ["{root}/access.log"]
-"""
+def _config(root: Path, dns: str, rdap: str) -> Path:
+    """floodwall.toml asking the DNS resolver `dns` and the RDAP server `rdap` (1 s each)."""
+    return floodwall_toml(root, {"web": {"logpath": [root / "access.log"]}},
+                          recon={"resolver": dns, "rdap_url": rdap, "timeout": 1,
+                                 "rdap_interval": 0})
 
 
 def _floodwall(*args: str) -> subprocess.CompletedProcess[str]:
@@ -37,7 +30,7 @@ def _floodwall(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _ban(database: Database, key: str, jail: str, start: float) -> None:
     failure = Failure(jail, key, start, "/srv/www/a.example/logs/access.log", 1,
-                      f'{key} - - [02/Mar/2026:08:00:00 +0000] "GET /.env HTTP/1.1" 404 1')
+                      access_line(key, "/.env", when=start).rstrip("\n"))
     database.add_bans([(Ban(key, jail, start, start + 3600, 1, "local", "test"), [failure])])
 
 
@@ -49,8 +42,7 @@ def test_recon_banned_table_and_json(tmp_path: Path) -> None:
     _ban(database, "203.0.113.50", "web", now - 3 * 86400)  # older than --since
     database.close()
     with DnsServer(RECORDS) as dns_server, rdap_server(RDAP) as (rdap_url, _):
-        config = tmp_path / "floodwall.toml"
-        config.write_text(CONFIG.format(root=tmp_path, dns=dns_server.address, rdap=rdap_url))
+        config = _config(tmp_path, dns_server.address, rdap_url)
         result = _floodwall("recon", "--config", str(config), "--banned", "--since", "1d")
         assert result.returncode == 0, result.stderr
         header, *rows = result.stdout.splitlines()
@@ -69,8 +61,7 @@ def test_recon_banned_table_and_json(tmp_path: Path) -> None:
 
 
 def test_offline_data_alone_answers_for_public_addresses(tmp_path: Path) -> None:
-    config = tmp_path / "floodwall.toml"
-    config.write_text(CONFIG.format(root=tmp_path, dns="127.0.0.1:9", rdap=""))
+    config = _config(tmp_path, "127.0.0.1:9", "")
     result = _floodwall("recon", "--config", str(config), "--offline", "--json", "8.8.8.8",
                         "2001:4860:4860::8888")
     assert result.returncode == 0, result.stderr
@@ -81,8 +72,7 @@ def test_offline_data_alone_answers_for_public_addresses(tmp_path: Path) -> None
 
 
 def test_bad_addresses_are_refused(tmp_path: Path) -> None:
-    config = tmp_path / "floodwall.toml"
-    config.write_text(CONFIG.format(root=tmp_path, dns="127.0.0.1:9", rdap=""))
+    config = _config(tmp_path, "127.0.0.1:9", "")
     result = _floodwall("recon", "--config", str(config), "--offline", "8.8.8.8; reboot")
     assert result.returncode == 1
     assert "is not an IP address" in result.stderr

@@ -15,24 +15,14 @@ from floodwall.cli import transfer_cmds
 from floodwall.errors import FloodwallError
 from floodwall.model import Ban
 from floodwall.storage.database import Database
-
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "dry-run"
-
-[jails.web]
-logpath = ["{root}/access.log"]
-"""
+from tests.support.configs import floodwall_toml
 
 
 def _node(root: Path) -> Path:
+    """floodwall.toml of a node under `root` with one jail, `web` (its log exists)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "access.log").touch()
-    config = root / "floodwall.toml"
-    config.write_text(CONFIG.format(root=root))
-    return config
+    return floodwall_toml(root, {"web": {"logpath": [root / "access.log"]}})
 
 
 def _run(*argv: str) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from floodwall.bans.ledger import Ledger
 from floodwall.model import Ban, Failure
 from floodwall.storage.database import Database
+from tests.support.configs import floodwall_toml
 
 
 def _why(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -18,9 +19,7 @@ def _why(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_why_shows_each_ban_with_rule_step_and_lines(tmp_path: Path) -> None:
-    config = tmp_path / "floodwall.toml"
-    config.write_text(f'[floodwall]\nstate_dir = "{tmp_path}/state"\n'
-                      '[jails.web]\nlogpath = "/x"\n')
+    config = floodwall_toml(tmp_path, {"web": {"logpath": "/x"}})
     ledger = Ledger(Database(tmp_path / "state" / "floodwall.sqlite3"))
     lines = [Failure("web", "203.0.113.9", 1000.0 + n, "/var/www/a/logs/access.log", 40 + n,
                      f'203.0.113.9 - - "GET /wp-admin/{n}" 404') for n in range(3)]

@@ -1,4 +1,5 @@
-"""Tests of the cluster addon: real daemons (recording firewalls) sharing a real Redis."""
+"""Tests of the cluster addon: started daemons (recording firewalls) sharing a real Redis;
+their log lines are fed to the ban path directly."""
 
 from __future__ import annotations
 
@@ -13,43 +14,26 @@ from floodwall.cluster.node import ClusterNode
 from floodwall.config.loader import load_config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.server.daemon import Daemon
+from tests.support.configs import floodwall_toml, scanner_jail
+from tests.support.lines import access_line, source_lines
 from tests.support.redis_server import SKIP_REASON, RedisServer
-
-CONFIG = """
-[floodwall]
-state_dir = "{root}/{node}/state"
-socket = "{root}/{node}/control.sock"
-backend = "dry-run"
-new_files_from = "start"
-protect_ssh_sessions = false
-
-[cluster]
-url = "{url}"
-node = "{node}"
-fleet = "t"
-heartbeat = 0.2
-{extra}
-
-[jails.dos]
-logpath = ["{root}/{node}/access.log"]
-methods = ["GET"]
-status = [404]
-maxretry = 9
-findtime = "5m"
-bantime = "1h"
-scope = "fleet"
-"""
+from tests.support.waiting import until
 
 
 class Node:
-    """One daemon with its cluster addon and recording firewall."""
+    """One started daemon (system clock) with its cluster addon and recording firewall; its
+    log lines are fed to the ban path directly, stamped now."""
 
-    def __init__(self, root: Path, name: str, url: str, extra: str = "") -> None:
+    def __init__(self, root: Path, name: str, url: str, **cluster: object) -> None:
         self.root, self.name = root, name
-        (root / name).mkdir(exist_ok=True)
-        (root / name / "access.log").touch()
-        path = root / name / "floodwall.toml"
-        path.write_text(CONFIG.format(root=root, node=name, url=url, extra=extra))
+        self.log = root / name / "access.log"
+        self.log.parent.mkdir(exist_ok=True)
+        self.log.touch()
+        path = floodwall_toml(
+            root / name,
+            {"dos": scanner_jail(self.log, maxretry=9, scope="fleet")},  # 9 in 5 minutes
+            floodwall={"protect_ssh_sessions": False},
+            cluster={"url": url, "node": name, "fleet": "t", "heartbeat": 0.2, **cluster})
         self.config = load_config(path)
         assert self.config.cluster is not None
         self.cluster = ClusterNode(self.config.cluster, str(path))
@@ -63,29 +47,22 @@ class Node:
         return {ban.key: ban.origin for ban in self.daemon.ledger.active()}
 
     def fail(self, client: str, times: int) -> None:
-        with open(self.root / self.name / "access.log", "a") as log:
-            log.write(f'{client} - - [02/Mar/2026:08:00:01 +0000] "GET /x HTTP/1.1" 404 1 "-" '
-                      '"scanner"\n' * times)
+        """`times` failing GETs of `client` in one batch of this node's log."""
+        self.daemon.process(source_lines(self.log, access_line(client, "/x", agent="scanner")
+                                         * times))
 
-    def ban(self, address: str) -> None:
-        self.daemon.manual_ban({"address": address, "bantime": "10m"})
+    async def ban(self, address: str, jail: str = "manual") -> None:
+        await self.daemon.handle_request({"command": "ban", "address": address,
+                                          "bantime": "10m", "jail": jail})
 
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> float:
-    """Poll `condition` every 10 ms; seconds it took, or AssertionError after `timeout`."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    while not condition():
-        if loop.time() - started > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return loop.time() - started
+    async def unban(self, address: str) -> None:
+        await self.daemon.handle_request({"command": "unban", "address": address})
 
 
 def _fleet(tmp_path: Path, server: RedisServer, names: list[str],
-           body: Callable[..., Awaitable[None]], extra: str = "") -> None:
+           body: Callable[..., Awaitable[None]]) -> None:
     async def main() -> None:
-        nodes = [Node(tmp_path, name, server.url, extra) for name in names]
+        nodes = [Node(tmp_path, name, server.url) for name in names]
         for node in nodes:
             await node.daemon.start()
         try:
@@ -106,16 +83,22 @@ def _stream(server: RedisServer) -> list[dict[str, Any]]:
 def test_a_ban_reaches_the_fleet_with_its_origin_and_an_unban_anywhere_lifts_it(
         tmp_path: Path, redis_server: RedisServer) -> None:
     async def body(one: Node, two: Node, three: Node) -> None:
-        one.ban("192.0.2.66")
+        await one.ban("192.0.2.66")
         took = await until(lambda: two.banned("manual") == three.banned("manual") == [
             "192.0.2.66"], "the ban on every node")
         assert took < 1.0
         assert two.origins() == three.origins() == {"192.0.2.66": "gw1"}
         assert one.origins() == {"192.0.2.66": "manual"}
-        await asyncio.sleep(0.3)  # a decision applied elsewhere is never published back
-        assert [(d["action"], d["origin"]) for d in _stream(redis_server)] == [("ban", "gw1")]
+        # A decision applied elsewhere is never published back: the next decisions gw2 and
+        # gw3 make follow gw1's in the stream directly (each node publishes in order).
+        await two.ban("192.0.2.67", jail="dos")
+        await three.ban("192.0.2.68", jail="dos")
+        await until(lambda: len(_stream(redis_server)) >= 3, "the bans of gw2 and gw3")
+        assert sorted((d["action"], d["key"], d["origin"]) for d in _stream(redis_server)) == [
+            ("ban", "192.0.2.66", "gw1"), ("ban", "192.0.2.67", "gw2"),
+            ("ban", "192.0.2.68", "gw3")]
 
-        three.daemon.manual_unban({"address": "192.0.2.66"})
+        await three.unban("192.0.2.66")
         await until(lambda: not one.banned("manual") and not two.banned("manual"),
                     "the unban everywhere")
         ended = one.daemon.database.bans_of("192.0.2.66")[0]
@@ -147,12 +130,12 @@ def test_fleet_counting_bans_what_no_node_sees_enough_of(
 def test_partition_queues_then_reconciles_with_nothing_lost_or_duplicated(
         tmp_path: Path, redis_server: RedisServer) -> None:
     async def body(one: Node, two: Node) -> None:
-        one.ban("203.0.113.101")  # known to the fleet before the outage
+        await one.ban("203.0.113.101")  # known to the fleet before the outage
         await until(lambda: two.banned("manual") == ["203.0.113.101"], "the first ban")
         await asyncio.to_thread(redis_server.stop)  # Redis loses everything it had
         await until(lambda: not one.cluster.connected and not two.cluster.connected,
                     "both nodes to notice")
-        one.ban("203.0.113.102")
+        await one.ban("203.0.113.102")
         for _ in range(3):
             two.fail("203.0.113.5", 3)  # 9 failures: a local decision, Redis or not
         await until(lambda: two.banned("dos") == ["203.0.113.5"], "the local ban on gw2")
@@ -178,7 +161,7 @@ def test_a_node_restarted_after_a_fleet_ban_enforces_it_at_start(
         tmp_path: Path, redis_server: RedisServer) -> None:
     async def body(one: Node, two: Node) -> None:
         await two.daemon.shutdown()
-        one.ban("192.0.2.99")
+        await one.ban("192.0.2.99")
         await until(lambda: redis_server.client().hlen("floodwall:t:bans") == 1, "publication")
         again = Node(tmp_path, "gw2", redis_server.url)
         await again.daemon.start()
@@ -195,10 +178,10 @@ def test_a_node_restarted_after_a_fleet_ban_enforces_it_at_start(
 def test_a_node_back_after_its_unban_was_trimmed_from_the_stream_lifts_the_ban(
         tmp_path: Path, redis_server: RedisServer) -> None:
     async def body(one: Node, two: Node) -> None:
-        one.ban("192.0.2.77")
+        await one.ban("192.0.2.77")
         await until(lambda: two.banned("manual") == ["192.0.2.77"], "the ban on gw2")
         await two.daemon.shutdown()
-        one.daemon.manual_unban({"address": "192.0.2.77"})
+        await one.unban("192.0.2.77")
         await until(lambda: redis_server.client().hlen("floodwall:t:lifted") == 1, "the unban")
         redis_server.client().xtrim("floodwall:t:decisions", maxlen=0)  # as MAXLEN trims it
         again = Node(tmp_path, "gw2", redis_server.url)
@@ -221,7 +204,7 @@ def test_a_wrong_password_is_reported_and_the_node_works_alone(tmp_path: Path) -
         pytest.skip(f"LOUD SKIP: {SKIP_REASON}")
 
     async def main(server: RedisServer) -> None:
-        node = Node(tmp_path, "gw1", server.url, 'password = "wrong"')
+        node = Node(tmp_path, "gw1", server.url, password="wrong")
         await node.daemon.start()
         try:
             await until(lambda: node.cluster.error is not None, "the error")

@@ -12,24 +12,9 @@ import pytest
 
 from floodwall.cluster.origin import origin_ruleset
 from floodwall.errors import ConfigError
+from tests.support.configs import floodwall_toml
 from tests.support.netns import Link, network, skip_reason, start_tcp_listener, wait_for_tcp
 from tests.support.redis_server import RedisServer
-
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-
-[cluster]
-url = "{url}"
-node = "origin"
-fleet = "edge"
-gateways = ["192.0.2.1"]
-origin_ports = [80, "8000-8080"]
-
-[jails.web]
-logpath = ["{root}/access.log"]
-"""
 
 
 def test_the_ruleset_admits_the_ports_only_from_gateways() -> None:
@@ -52,8 +37,11 @@ def test_origin_rules_apply_lets_only_the_fleet_reach_the_service(
     # A live node advertises an address in its heartbeat: it is a gateway too.
     redis_server.client().hset("floodwall:edge:nodes", "gw2", json.dumps(
         {"time": 0, "advertise": ["192.0.2.2"]}))
-    config = tmp_path / "floodwall.toml"
-    config.write_text(CONFIG.format(root=tmp_path, url=redis_server.url))
+    config = floodwall_toml(tmp_path, {"web": {"logpath": [tmp_path / "access.log"]}},
+                            floodwall={"backend": None, "new_files_from": None},
+                            cluster={"url": redis_server.url, "node": "origin", "fleet": "edge",
+                                     "gateways": ["192.0.2.1"],
+                                     "origin_ports": [80, "8000-8080"]})
     links = [Link(0, 1, ("192.0.2.10/24",), ("192.0.2.1/24", "192.0.2.2/24")),
              Link(0, 2, ("198.51.100.10/24",), ("198.51.100.7/24",))]
     with network(3, links) as (origin, gateway, stranger):

@@ -21,30 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.configs import floodwall_toml, scanner_jail
 from tests.support.lines import access_line, sshd_failed_line
-from tests.support.netns import wait_until
+from tests.support.waiting import wait_until
 
 VICTIM = "192.0.2.99"
 INJECTOR, SCANNER, GUESSER, LATE = "198.51.100.7", "203.0.113.40", "203.0.113.41", "203.0.113.42"
-
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/run/control.sock"
-backend = "dry-run"
-new_files_from = "start"
-
-[jails.web]
-logpath = ["{root}/www/*/logs/access.log"]
-methods = ["GET"]
-status = [404]
-maxretry = 5
-
-[jails.sshd]
-logpath = ["{root}/auth.log"]
-filter = "sshd"
-maxretry = 5
-"""
 
 if os.geteuid() != 0 or shutil.which("setpriv") is None:
     pytest.skip("LOUD SKIP: needs root and setpriv to run the daemon as nobody",
@@ -88,7 +70,11 @@ def test_bad_input_keeps_the_daemon_up_and_bans_only_true_clients(root: Path) ->
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     os.chmod(locked, 0o000)
     os.chown(locked, 0, 0)
-    (root / "floodwall.toml").write_text(CONFIG.format(root=root))
+    floodwall_toml(root, {
+        "web": scanner_jail(root / "www" / "*" / "logs" / "access.log", maxretry=5,
+                            findtime=None, bantime=None),
+        "sshd": {"logpath": [root / "auth.log"], "filter": "sshd", "maxretry": 5}},
+        floodwall={"socket": root / "run" / "control.sock"})
     log = root / "daemon.log"
     with open(log, "wb") as output:
         daemon = subprocess.Popen(

@@ -17,27 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns import Namespace, network, skip_reason, wait_until
+from tests.support.configs import floodwall_toml, scanner_jail
+from tests.support.lines import access_line
+from tests.support.netns import Namespace, network, skip_reason
+from tests.support.waiting import wait_until
 
 REASON = skip_reason(("ip", "nft"))
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
 ATTACKERS = 6000
 ROUNDS = 3
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "nftables"
-new_files_from = "start"
-
-[jails.burst]
-logpath = ["{root}/access.log"]
-methods = ["GET"]
-status = [404]
-maxretry = 1
-bantime = "1d"
-"""
 BAN_LINE = re.compile(r" INFO floodwall: ban (\S+) jail=burst ")
 
 
@@ -46,8 +35,7 @@ def _address(n: int) -> str:
 
 
 def _line(n: int) -> str:
-    return (f'{_address(n)} - - [02/Mar/2026:08:00:00 +0000] "GET /wp-login.php.bak HTTP/1.1" '
-            f'404 0 "-" "burst"\n')
+    return access_line(_address(n), "/wp-login.php.bak", agent="burst")
 
 
 class Node:
@@ -104,8 +92,11 @@ class Node:
 
 def test_kill_9_during_a_burst_of_bans_loses_none(tmp_path: Path) -> None:
     random.seed(20261122)
-    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
     access_log = tmp_path / "access.log"
+    # One failing GET bans for a day.
+    floodwall_toml(tmp_path, {"burst": scanner_jail(access_log, maxretry=1, bantime="1d",
+                                                    findtime=None)},
+                   floodwall={"backend": "nftables"})
     access_log.touch()
     with network(1) as (namespace,):
         node = Node(namespace, tmp_path)

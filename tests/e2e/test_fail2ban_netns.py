@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import fail2ban_dir
+from tests.support.configs import floodwall_toml
 from tests.support.netns import (
     Link,
     Namespace,
@@ -21,9 +22,9 @@ from tests.support.netns import (
     skip_reason,
     start_tcp_listener,
     wait_for_tcp,
-    wait_until,
 )
 from tests.support.nginx import start_nginx
+from tests.support.waiting import wait_until
 
 WEB, ATTACKER = "192.0.2.1", "192.0.2.66"
 OTHER_PORT = 8080
@@ -58,18 +59,6 @@ findtime = 1m
 bantime = 1h
 """
 
-FLOODWALL_TOML = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "nftables"
-table = "fwf2b"
-
-[recon]
-enabled = false
-"""
-
-
 @pytest.fixture()
 def site(tmp_path: Path) -> Iterator[tuple[Namespace, Namespace, Path]]:
     root = tmp_path
@@ -77,7 +66,8 @@ def site(tmp_path: Path) -> Iterator[tuple[Namespace, Namespace, Path]]:
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text("ok\n")
     (root / "htpasswd").write_text("admin:{PLAIN}right\n")
-    (root / "floodwall.toml").write_text(FLOODWALL_TOML.format(root=root))
+    floodwall_toml(root, floodwall={"backend": "nftables", "table": "fwf2b",
+                                    "new_files_from": None}, recon={"enabled": False})
     fail2ban_dir.copy_config(root / "fail2ban", JAIL_LOCAL.format(root=root))
     with network(2, [Link(0, 1, (f"{WEB}/24",), (f"{ATTACKER}/24",))]) as (web, attacker):
         start_nginx(web, root, NGINX_HTTP, as_root=True)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import fail2ban_dir
+from tests.support.configs import floodwall_toml
+from tests.support.lines import T0
 
 REASON = fail2ban_dir.skip_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
@@ -60,9 +62,9 @@ def test_a_line_that_would_take_hours_is_skipped_and_the_replay_goes_on(tmp_path
     directory = fail2ban_dir.copy_config(
         tmp_path / "fail2ban", fail2ban_dir.SLOW_JAIL.format(root=tmp_path),
         {"filter.d/slow.conf": fail2ban_dir.SLOW_FILTER})
-    (tmp_path / "floodwall.toml").write_text('[floodwall]\nline_timeout = "0.1s"\n')
+    floodwall_toml(tmp_path, floodwall={"line_timeout": "0.1s"})
     log = tmp_path / "app.log"
-    log.write_text("".join(fail2ban_dir.slow_line(second, address, evil)
+    log.write_text("".join(fail2ban_dir.slow_line(address, T0 + second, evil)
                            for second, address, evil in ((1, "192.0.2.9", True),
                                                          (2, "192.0.2.9", False),
                                                          (3, "192.0.2.7", False),

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns import Link, Namespace, network, skip_reason, wait_until
+from tests.support.configs import floodwall_toml, scanner_jail
+from tests.support.netns import Link, Namespace, network, skip_reason
 from tests.support.nginx import start_nginx
 from tests.support.redis_server import SKIP_REASON as REDIS_MISSING
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 ATTACKER, SECOND_ATTACKER = "203.0.113.66", "203.0.113.67"
 GATEWAYS = ("192.0.2.1", "192.0.2.2", "192.0.2.3")
@@ -40,45 +42,6 @@ NGINX_HTTP = """
         location / { return 404; }
     }
 """
-
-FLOODWALL_TOML = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "nftables"
-protect_ssh_sessions = false
-
-[defaults]
-ignoreip = ["127.0.0.0/8"]
-
-[cluster]
-url = "{url}"
-node = "{node}"
-fleet = "edge"
-heartbeat = 0.5
-{extra}
-
-# A scanner spread over the gateways: more than 300 failing GETs in the whole fleet.
-[jails.http-get-dos]
-logpath = ["{root}/access.log"]
-methods = ["GET"]
-status = [404]
-maxretry = 301
-findtime = "5m"
-bantime = "10m"
-ports = ["http"]
-scope = "fleet"
-
-[jails.wordpress]
-logpath = ["{root}/access.log"]
-methods = ["POST"]
-path = '/wp-login\\.php$'
-maxretry = 3
-findtime = "5m"
-bantime = "10m"
-ports = ["http"]
-"""
-
 
 @dataclass
 class Gateway:
@@ -148,8 +111,23 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
+def _floodwall_toml(root: Path, url: str, node: str, **cluster: object) -> Path:
+    """floodwall.toml of gateway `node`: nftables, the fleet `edge` at `url`, and two jails on
+    nginx's log."""
+    log = root / "access.log"
+    return floodwall_toml(root, {
+        # A scanner spread over the gateways: more than 300 failing GETs in the whole fleet.
+        "http-get-dos": scanner_jail(log, maxretry=301, bantime="10m", ports=["http"],
+                                     scope="fleet"),
+        "wordpress": {"logpath": [log], "methods": ["POST"], "path": r"/wp-login\.php$",
+                      "maxretry": 3, "findtime": "5m", "bantime": "10m", "ports": ["http"]}},
+        floodwall={"backend": "nftables", "new_files_from": None, "protect_ssh_sessions": False},
+        defaults={"ignoreip": ["127.0.0.0/8"]},
+        cluster={"url": url, "node": node, "fleet": "edge", "heartbeat": 0.5, **cluster})
+
+
 @contextmanager
-def _fleet(tmp_path: Path, url: str, count: int, extra: str = ""
+def _fleet(tmp_path: Path, url: str, count: int, **cluster: object
            ) -> Iterator[tuple[list[Gateway], Namespace]]:
     # Namespace `count` is the attacker; link i joins it to gateway i.
     links = [Link(count, i, (f"{ATTACKER}/32", f"{SECOND_ATTACKER}/32"), (f"{GATEWAYS[i]}/32",))
@@ -161,8 +139,7 @@ def _fleet(tmp_path: Path, url: str, count: int, extra: str = ""
             root = tmp_path / f"gw{i + 1}"
             root.mkdir(parents=True)
             (root / "access.log").touch()
-            (root / "floodwall.toml").write_text(FLOODWALL_TOML.format(
-                root=root, url=url, node=f"gw{i + 1}", extra=extra))
+            _floodwall_toml(root, url, f"gw{i + 1}", **cluster)
             gateway = Gateway(f"gw{i + 1}", GATEWAYS[i], namespaces[i], root)
             attacker.run(["ip", "route", "add", f"{gateway.address}/32", "dev", f"v{i}"])
             gateway.namespace.run(["ip", "route", "add", f"{ATTACKER}/32", "dev", f"v{i}"])
@@ -307,7 +284,7 @@ def test_partition_then_reconcile_and_a_restarted_node_enforces_fleet_bans_at_st
 
 def test_a_wrong_redis_password_is_reported_and_the_node_bans_alone(tmp_path: Path) -> None:
     with RedisServer.started(password="right") as server, _fleet(
-            tmp_path, server.url, 1, 'password = "wrong"') as ((gateway,), attacker):
+            tmp_path, server.url, 1, password="wrong") as ((gateway,), attacker):
             wait_until(lambda: "refused the default user" in gateway.log.read_text(), 10,
                        "the password error in the log")
             log = gateway.log.read_text()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.configs import floodwall_toml
 from tests.support.netns import (
     Link,
     Namespace,
@@ -19,38 +20,14 @@ from tests.support.netns import (
     skip_reason,
     start_tcp_listener,
     wait_for_tcp,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 REASON = skip_reason(("ip", "nft", "curl"))
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
 WEB, ATTACKER = "192.0.2.1", "192.0.2.66"
 API = "http://127.0.0.1:9180"
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "nftables"
-
-[recon]
-resolver = "127.0.0.1:53"   # nothing answers inside the namespace: recon records failures
-rdap_url = ""
-timeout = 1
-
-[http]
-enabled = true
-listen = "127.0.0.1:9180"   # loopback of the namespace
-token_file = "{root}/api.token"
-
-[logging]
-json = true
-
-[jails.web]
-logpath = ["{root}/access.log"]
-"""
-
-
 def _curl(web: Namespace, method: str, path: str, body: dict[str, str] | None = None,
           token: str | None = None) -> tuple[int, dict[str, object]]:
     command = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "5", "-X", method]
@@ -74,7 +51,13 @@ def _log_events(log: Path) -> list[dict[str, object]]:
 
 
 def test_api_bans_and_unbans_in_nftables_only_with_the_token(tmp_path: Path) -> None:
-    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
+    floodwall_toml(tmp_path, {"web": {"logpath": [tmp_path / "access.log"]}},
+                   floodwall={"backend": "nftables", "new_files_from": None},
+                   # nothing answers inside the namespace: recon records failures
+                   recon={"resolver": "127.0.0.1:53", "rdap_url": "", "timeout": 1},
+                   http={"enabled": True, "listen": "127.0.0.1:9180",  # loopback of the namespace
+                         "token_file": tmp_path / "api.token"},
+                   logging={"json": True})
     (tmp_path / "access.log").touch()
     log = tmp_path / "floodwall.log"
     with network(2, [Link(0, 1, (f"{WEB}/24",), (f"{ATTACKER}/24",))]) as (web, attacker):

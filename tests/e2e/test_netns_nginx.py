@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns import Link, Namespace, network, skip_reason, wait_until
+from tests.support.configs import floodwall_toml, scanner_jail
+from tests.support.netns import Link, Namespace, network, skip_reason
 from tests.support.nginx import start_nginx
+from tests.support.waiting import wait_until
 
 WEB_FOR_ATTACKER, ATTACKER = "192.0.2.1", "192.0.2.66"
 WEB_FOR_CLIENT, CLIENT = "198.51.100.1", "198.51.100.10"
@@ -34,27 +36,6 @@ NGINX_HTTP = """
         location / { return 404; }
     }
 """
-
-FLOODWALL_TOML = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "nftables"
-
-[defaults]
-ignoreip = ["127.0.0.0/8"]
-
-[jails.http-get-dos]
-logpath = ["{root}/www/*/logs/access.log"]
-methods = ["GET"]
-status = [401, 403, 404, 503]
-path_not = '^/robots\\.txt$'
-maxretry = 8
-findtime = "1m"
-bantime = {bantime}
-ports = ["http"]
-"""
-
 
 class Floodwall:
     """`floodwall run` inside the web namespace."""
@@ -105,7 +86,11 @@ def _banned(web: Namespace) -> list[str]:
 def site(tmp_path: Path) -> Iterator[tuple[list[Namespace], Floodwall]]:
     root = tmp_path
     (root / "www" / "site1.example" / "logs").mkdir(parents=True)
-    (root / "floodwall.toml").write_text(FLOODWALL_TOML.format(root=root, bantime=BANTIME))
+    floodwall_toml(root, {"http-get-dos": scanner_jail(
+        root / "www" / "*" / "logs" / "access.log", maxretry=8, findtime="1m", bantime=BANTIME,
+        status=[401, 403, 404, 503], path_not=r"^/robots\.txt$", ports=["http"])},
+        floodwall={"backend": "nftables", "new_files_from": None},
+        defaults={"ignoreip": ["127.0.0.0/8"]})
     links = [Link(0, 1, (f"{WEB_FOR_ATTACKER}/24",), (f"{ATTACKER}/24",)),
              Link(0, 2, (f"{WEB_FOR_CLIENT}/24",), (f"{CLIENT}/24",))]
     with network(3, links) as namespaces:

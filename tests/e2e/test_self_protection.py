@@ -8,24 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns import Link, Namespace, network, skip_reason, wait_until
+from tests.support.configs import floodwall_toml, scanner_jail
+from tests.support.lines import access_line
+from tests.support.netns import Link, Namespace, network, skip_reason
+from tests.support.waiting import wait_until
 
 REASON = skip_reason(("ip", "nft", "ss"))
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 
 WEB, ADMIN, ATTACKER = "192.0.2.1", "192.0.2.10", "192.0.2.66"
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-new_files_from = "start"
-
-[jails.web]
-logpath = ["{root}/access.log"]
-methods = ["GET"]
-status = [404]
-maxretry = 3
-"""
 # A stand-in sshd: accepts on port 22 and keeps every connection open.
 HOLDER = """
 import socket
@@ -39,19 +30,15 @@ while True:
 """
 
 
-def _line(client: str, n: int) -> str:
-    return (f'{client} - - [02/Mar/2026:08:00:0{n} +0000] "GET /nope{n} HTTP/1.1" 404 0 '
-            '"-" "x"\n')
-
-
 def _floodwall(web: Namespace, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return web.run([sys.executable, "-m", "floodwall", *args, "--config",
                     str(root / "floodwall.toml")], check=False)
 
 
 def test_own_address_and_live_ssh_session_are_never_banned(tmp_path: Path) -> None:
-    (tmp_path / "floodwall.toml").write_text(CONFIG.format(root=tmp_path))
     access_log = tmp_path / "access.log"
+    floodwall_toml(tmp_path, {"web": scanner_jail(access_log, maxretry=3)},
+                   floodwall={"backend": None})  # the default: nftables
     access_log.touch()
     links = [Link(0, 1, (f"{WEB}/24",), (f"{ADMIN}/24", f"{ATTACKER}/24"))]
     with network(2, links) as (web, outside):
@@ -67,8 +54,8 @@ def test_own_address_and_live_ssh_session_are_never_banned(tmp_path: Path) -> No
         wait_until(lambda: "floodwall running" in log.read_text(), 20, "the daemon to start")
 
         with open(access_log, "a") as handle:
-            handle.write("".join(_line(client, n) for client in (ADMIN, ATTACKER, WEB)
-                                 for n in range(3)))
+            handle.write("".join(access_line(client, f"/nope{n}", agent="x")
+                                 for client in (ADMIN, ATTACKER, WEB) for n in range(3)))
         wait_until(lambda: f"ban {ATTACKER} " in log.read_text(), 10, "the attacker's ban")
         wait_until(lambda: f"not banning {ADMIN}" in log.read_text(), 10, "the refusal")
         text = log.read_text()

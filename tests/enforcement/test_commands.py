@@ -14,9 +14,11 @@ from floodwall.enforcement.commands import CommandEnforcer
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.matching.entries import Entry
 from floodwall.matching.fail2ban_adapter import Fail2banLineFilter
-from floodwall.model import Ban, Change, Failure, SourceLine
+from floodwall.model import Ban, Change, Failure
 from floodwall.settings.values import Fail2banFilterConfig, JailConfig
-from tests.support.netns import wait_until
+from tests.support.configs import load
+from tests.support.lines import T0, source_lines, sshd_failed_line
+from tests.support.waiting import wait_until
 
 SSHD_FILTER = Path("/etc/fail2ban/filter.d/sshd.conf")
 ARGV_ACTION = """[Definition]
@@ -50,9 +52,9 @@ def _ban(key: str) -> Ban:
 def _sshd_failures(user: str, address: str) -> list[Failure]:
     """Failures the real sshd filter reads from a log line naming `user`."""
     line_filter = Fail2banLineFilter("sshd", Fail2banFilterConfig(load_filter(str(SSHD_FILTER))))
-    text = (f"Nov 22 04:00:00 host sshd[4242]: Failed password for {user} from {address} "
-            "port 50022 ssh2")
-    failures = line_filter.failures(Entry(SourceLine("auth.log", 1, text), None))
+    text = sshd_failed_line(address, user, pid=4242, port=50022, host="host", when=T0)
+    [line] = source_lines("auth.log", text)
+    failures = line_filter.failures(Entry(line, None))
     assert [failure.key for failure in failures] == [address]
     return failures
 
@@ -117,25 +119,24 @@ def test_a_plain_user_name_reaches_a_shell_command(tmp_path: Path) -> None:
 def test_the_daemon_hands_a_bans_failures_to_command_actions(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from floodwall.config.loader import parse_config
-    from floodwall.model import Decision
+    from floodwall.clock import ManualClock
     from floodwall.server.daemon import Daemon
 
-    base = parse_config(f'[floodwall]\nstate_dir = "{tmp_path}/state"\n'
-                        f'socket = "{tmp_path}/c.sock"\nbackend = "dry-run"\n'
-                        '[jails.other]\nlogpath = "/x"\n', str(tmp_path / "f.toml"))
-    jail = replace(_jail(tmp_path, SHELL_ACTION, firewall=False),
+    log = tmp_path / "auth.log"
+    jail = replace(_jail(tmp_path, SHELL_ACTION, firewall=False), logpath=(str(log),),
                    fail2ban=Fail2banFilterConfig(load_filter(str(SSHD_FILTER))))
-    config = replace(base, jails=(jail,))
-    daemon = Daemon(config)
-    daemon._rebuild_firewall()
-    failures = _sshd_failures("operator", "192.0.2.11")
-    now = failures[0].time
-    daemon.ban([Decision("sshd", "192.0.2.11", now, "3 failures", tuple(failures), 3)], now)
-    assert daemon.enforcer.settle(10)  # type: ignore[attr-defined]
-    assert (tmp_path / "users").read_text() == "operator\n"
-    assert (tmp_path / "shell-banned-192.0.2.11").exists()
-    daemon.database.close()
+    config = replace(load(tmp_path, {"other": {"logpath": "/x"}}), jails=(jail,))
+    daemon = Daemon(config, clock=ManualClock(T0 + 10))  # dry-run under the command action
+    try:
+        # maxretry is 3: the third failed password bans, with the user of each line
+        daemon.process(source_lines(log, "".join(
+            sshd_failed_line("192.0.2.11", "operator", pid=4242 + n, port=50022, host="host",
+                             when=T0 + n) for n in range(3))))
+        assert daemon.enforcer.settle(10)  # type: ignore[attr-defined]
+        assert (tmp_path / "users").read_text() == "operator\n"
+        assert (tmp_path / "shell-banned-192.0.2.11").exists()
+    finally:
+        daemon.database.close()
 
 
 PROLONG_ACTION = """[Definition]

@@ -23,8 +23,8 @@ from tests.support.netns import (
     skip_reason,
     start_tcp_listener,
     wait_for_tcp,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 SERVER4, BANNED4, LEGIT4 = "192.0.2.1", "192.0.2.2", "192.0.2.3"
 SERVER6, BANNED6, LEGIT6 = "2001:db8::1", "2001:db8::2", "2001:db8::3"

@@ -3,7 +3,6 @@ namespaces letting a throttled source through slowly, a banned one not at all.""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import socket
 import time
@@ -14,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from floodwall.config.loader import load_config
 from floodwall.enforcement.base import JailFirewall
 from floodwall.enforcement.nftables import NftablesEnforcer
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import EnforcementError
 from floodwall.model import Ban, Change
 from floodwall.server.daemon import Daemon
+from tests.support.configs import load
+from tests.support.daemons import with_daemon
 from tests.support.netns import Link, Namespace, network, skip_reason
 
 SERVER4, SERVER6 = "192.0.2.1", "2001:db8::1"
@@ -78,36 +78,21 @@ class _ScriptEnforcer(NftablesEnforcer):
 
 
 def test_daemon_builds_throttle_jails_from_the_config(tmp_path: Path) -> None:
-    (tmp_path / "access.log").touch()
-    config = tmp_path / "floodwall.toml"
-    config.write_text(f"""
-[floodwall]
-state_dir = "{tmp_path}/state"
-socket = "{tmp_path}/control.sock"
-backend = "dry-run"
-
-[jails.web]
-logpath = ["{tmp_path}/access.log"]
-ports = ["http"]
-action = "throttle"
-rate = "5 mbytes/second"
-burst = 10
-
-[jails.ssh]
-logpath = ["{tmp_path}/access.log"]
-""")
+    log = tmp_path / "access.log"
+    log.touch()
+    config = load(tmp_path, {
+        "web": {"logpath": [log], "ports": ["http"], "action": "throttle",
+                "rate": "5 mbytes/second", "burst": 10},
+        "ssh": {"logpath": [log]}})
     enforcer = RecordingEnforcer()
 
-    async def start_and_stop() -> None:
-        daemon = Daemon(load_config(config), enforcer=enforcer)
-        await daemon.start()
-        await daemon.shutdown()
+    async def started(daemon: Daemon) -> None:
+        jails = {jail.name: jail for jail in enforcer.setups[-1]}
+        assert jails["web"] == JailFirewall("web", ("http",), "tcp", "throttle",
+                                            "5 mbytes/second", 10)
+        assert jails["ssh"].action == "drop" and jails["ssh"].rate is None
 
-    asyncio.run(asyncio.wait_for(start_and_stop(), timeout=30))
-    jails = {jail.name: jail for jail in enforcer.setups[-1]}
-    assert jails["web"] == JailFirewall("web", ("http",), "tcp", "throttle", "5 mbytes/second",
-                                        10)
-    assert jails["ssh"].action == "drop" and jails["ssh"].rate is None
+    with_daemon(config, started, enforcer=enforcer, timeout=30)
 
 
 # --- real nftables in namespaces ----------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.configs import floodwall_toml
 from tests.support.netns import (
     Link,
     Namespace,
@@ -22,27 +23,13 @@ REASON = skip_reason(("ip",))
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"LOUD SKIP: {REASON}")
 SCANNER, ATTACKER = "192.0.2.1", "192.0.2.66"
 
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "dry-run"
-
-[recon]
-resolver = "127.0.0.1:53"   # nothing answers inside the namespace
-rdap_url = ""
-timeout = 1
-backdoor_check = {check}
-backdoor_ports = [9999, 5555]
-
-[jails.web]
-logpath = ["{root}/access.log"]
-"""
-
-
 def _recon(namespace: Namespace, root: Path, check: bool, *args: str) -> str:
-    path = root / f"floodwall-{check}.toml"
-    path.write_text(CONFIG.format(root=root, check=str(check).lower()))
+    # each setting its own directory: its own state, so no answer cached by the other
+    home = root / ("checking" if check else "not-checking")
+    path = floodwall_toml(home, {"web": {"logpath": [home / "access.log"]}},
+                          recon={"resolver": "127.0.0.1:53",  # nothing answers in the namespace
+                                 "rdap_url": "", "timeout": 1, "backdoor_check": check,
+                                 "backdoor_ports": [9999, 5555]})
     result = namespace.run([sys.executable, "-m", "floodwall", "recon", "--config", str(path),
                             *args, ATTACKER])
     return result.stdout
@@ -63,7 +50,6 @@ def test_open_backdoor_ports_are_found_only_when_asked(tmp_path: Path) -> None:
         assert table[1].split()[0] == ATTACKER and table[1].split()[-1] == "9999"
 
         # Off by default: the attacker's host is not touched, the column says so.
-        (tmp_path / "state").rename(tmp_path / "state-before")  # no cached answer
         unchecked = json.loads(_recon(host, tmp_path, False, "--json"))
         assert unchecked["open_ports"] is None
         assert "not checked" in _recon(host, tmp_path, False)

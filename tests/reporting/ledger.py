@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from floodwall.model import Ban, Failure
 from floodwall.storage.database import Database
+from tests.support.lines import access_line
 
 NOW = 1_772_000_000.0
 """The reports' "now" (a fixed moment, so timelines are exact)."""
 
 
 def _failure(key: str, site: str, path: str, when: float, jail: str) -> Failure:
-    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(when))
     return Failure(jail, key, when, f"/srv/www/{site}/logs/access.log", 1,
-                   f'{key} - - [{stamp}] "GET {path} HTTP/1.1" 404 153 "-" "scanner"')
+                   access_line(key, path, agent="scanner", when=when).rstrip("\n"))
 
 
 def fill(path: Path) -> Database:

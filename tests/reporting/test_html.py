@@ -12,22 +12,12 @@ import pytest
 from floodwall.reporting.html import BAN_COLOUR, BAR_COLOUR, FAILURE_COLOUR
 from tests.reporting.ledger import fill
 from tests.support.chromium import colour_share, hex_colour, render, skip_reason
-
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "dry-run"
-
-[jails.web]
-logpath = ["{root}/access.log"]
-"""
+from tests.support.configs import floodwall_toml
 
 
 def _write_report(tmp_path: Path) -> Path:
     fill(tmp_path / "state" / "floodwall.sqlite3").close()
-    config = tmp_path / "floodwall.toml"
-    config.write_text(CONFIG.format(root=tmp_path))
+    config = floodwall_toml(tmp_path, {"web": {"logpath": [tmp_path / "access.log"]}})
     out = tmp_path / "report.html"
     result = subprocess.run([sys.executable, "-m", "floodwall", "report", "--config",
                              str(config), "--since", "400d", "--html", str(out)],

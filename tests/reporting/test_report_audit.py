@@ -7,6 +7,7 @@ from pathlib import Path
 
 from floodwall.cli.main import main
 from tests.audit.servers import recording_server
+from tests.support.configs import floodwall_toml
 
 
 def _bare(handler: BaseHTTPRequestHandler) -> None:
@@ -19,9 +20,7 @@ def _bare(handler: BaseHTTPRequestHandler) -> None:
 
 
 def test_html_report_carries_the_graded_audit(tmp_path: Path) -> None:
-    config = tmp_path / "floodwall.toml"
-    config.write_text(f'[floodwall]\nstate_dir = "{tmp_path}/state"\n'
-                      '[jails.web]\nlogpath = "/x"\n')
+    config = floodwall_toml(tmp_path, {"web": {"logpath": "/x"}})
     page = tmp_path / "report.html"
     with recording_server(_bare) as (port, recorder):
         url = f"http://127.0.0.1:{port}/"

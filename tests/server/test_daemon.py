@@ -1,95 +1,132 @@
-"""Tests of the daemon's wiring with real files, real inotify, a real control socket and
-SQLite; the firewall is the recording twin (nftables itself is tested in tests/e2e)."""
+"""Tests of the daemon: its ban path fed lines directly on a manual clock (counting across
+vhosts, evidence, batches, a jail that breaks on a line), and the wiring that needs a started
+daemon (the control socket, reloads, a restart that re-applies bans and resumes its real log
+files through inotify); SQLite is real, the firewall is the recording twin (nftables itself
+is tested in tests/e2e)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from floodwall.clock import ManualClock
 from floodwall.config.loader import load_config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import ControlError
+from floodwall.matching.entries import Entry
+from floodwall.model import Failure
 from floodwall.server.control import request
 from floodwall.server.daemon import Daemon
-from tests.support.daemons import with_daemon
+from floodwall.settings.values import Config
+from tests.support.configs import Table, floodwall_toml, scanner_jail
+from tests.support.daemons import fed_daemon, with_daemon
+from tests.support.lines import T0, access_line, source_lines
 from tests.support.waiting import until
 
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/ctl/control.sock"
-backend = "dry-run"
-new_files_from = "start"
-
-[defaults]
-ignoreip = ["192.0.2.250"]
-
-[jails.web]
-logpath = ["{root}/www/*/logs/access.log"]
-methods = ["GET"]
-status = [404]
-maxretry = {maxretry}
-findtime = "5m"
-bantime = "1h"
-"""
+SITES = ("a.example", "b.example")
 
 
-def _line(client: str, path: str = "/wp-admin/", status: int = 404, second: int = 0) -> str:
-    return (f'{client} - - [02/Mar/2026:08:00:{second:02d} +0000] "GET {path} HTTP/1.1" '
-            f'{status} 153 "-" "scanner"\n')
+def _config_file(root: Path, maxretry: int = 4, **sections: Table) -> Path:
+    """floodwall.toml of a `web` jail over every vhost's access log (maxretry failing GETs
+    in 5 minutes ban for an hour); 192.0.2.250 is allowlisted."""
+    return floodwall_toml(root, {"web": scanner_jail(root / "www" / "*" / "logs" / "access.log",
+                                                     maxretry=maxretry)},
+                          defaults={"ignoreip": ["192.0.2.250"]}, **sections)
 
 
-def _write(root: Path, maxretry: int = 4) -> Path:
-    path = root / "floodwall.toml"
-    path.write_text(CONFIG.format(root=root, maxretry=maxretry))
-    for site in ("a.example", "b.example"):
-        (root / "www" / site / "logs").mkdir(parents=True, exist_ok=True)
-        (root / "www" / site / "logs" / "access.log").touch()
-    return path
+def _config(root: Path, maxretry: int = 4) -> Config:
+    return load_config(_config_file(root, maxretry))
 
 
-def _append(root: Path, site: str, text: str) -> None:
-    with open(root / "www" / site / "logs" / "access.log", "a") as log:
-        log.write(text)
+def _log(root: Path, site: str) -> Path:
+    return root / "www" / site / "logs" / "access.log"
 
 
-def _scenario(root: Path, body: Callable[[Daemon, RecordingEnforcer], Awaitable[None]],
-              maxretry: int = 4) -> None:
-    enforcer = RecordingEnforcer()
-    with_daemon(load_config(_write(root, maxretry)), lambda daemon: body(daemon, enforcer),
-                enforcer=enforcer)
+def _scan(client: str, seconds: float = 0.0, path: str = "/wp-admin/") -> str:
+    """A scanner's failing GET, `seconds` after T0 (where the manual clock starts)."""
+    return access_line(client, path, agent="scanner", when=T0 + seconds)
 
+
+# --- the ban path, fed directly ---------------------------------------------------------------
 
 def test_failures_across_vhosts_are_counted_together_and_banned(tmp_path: Path) -> None:
-    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
-        _append(tmp_path, "a.example", _line("203.0.113.7", second=1) * 2)
-        _append(tmp_path, "b.example", _line("203.0.113.7", second=2))
-        await until(lambda: daemon.lines_read == 3, "3 lines read")
-        assert enforcer.elements()["web"] == []
-        _append(tmp_path, "b.example", _line("203.0.113.7", second=3))
-        await until(lambda: enforcer.elements()["web"] == ["203.0.113.7"], "the ban")
-        stored = daemon.database.bans_of("203.0.113.7")[0]
-        evidence = daemon.database.evidence(stored.id)
+    with fed_daemon(_config(tmp_path)) as fed:
+        fed.feed(_log(tmp_path, "a.example"), _scan("203.0.113.7", 1) * 2)
+        fed.feed(_log(tmp_path, "b.example"), _scan("203.0.113.7", 2))
+        assert fed.daemon.status()["lines_read"] == 3
+        assert fed.banned("web") == []
+        fed.feed(_log(tmp_path, "b.example"), _scan("203.0.113.7", 3), first_line=2)
+        assert fed.banned("web") == ["203.0.113.7"]
+        stored = fed.daemon.database.bans_of("203.0.113.7")[0]
+        evidence = fed.daemon.database.evidence(stored.id)
         # Counted over both vhosts; the evidence holds the failures from half the threshold on.
         assert [Path(e.path).parts[-3] for e in evidence] == [
             "a.example", "b.example", "b.example"]
         assert "4 failures" in stored.ban.reason and stored.ban.count == 4
 
-    _scenario(tmp_path, body)
+
+def test_a_source_back_after_a_pause_longer_than_findtime_is_banned_and_costs_no_one_a_ban(
+        tmp_path: Path) -> None:
+    a, b = _log(tmp_path, "a.example"), _log(tmp_path, "b.example")
+    with fed_daemon(_config(tmp_path)) as fed:
+        fed.feed(a, _scan("203.0.113.20", 1) + _scan("203.0.113.20", 2))
+        fed.clock.set(T0 + 600)  # 10 minutes later: findtime (5 minutes) has passed
+        fed.feed(a, _scan("203.0.113.20", 600), first_line=3)
+        # One batch: the returning source again, and another source's 4 failures.
+        fed.feed(b, _scan("203.0.113.20", 601) + "".join(
+            _scan("203.0.113.21", 600 + second) for second in range(4)))
+        assert fed.banned("web") == ["203.0.113.21"]
+        fed.feed(a, _scan("203.0.113.20", 602) + _scan("203.0.113.20", 603), first_line=4)
+        # 4 failures within 5 minutes: 10:00, 10:01, 10:02, 10:03.
+        assert fed.banned("web") == ["203.0.113.20", "203.0.113.21"]
+
+
+def test_a_line_that_breaks_a_jail_is_skipped_and_the_batch_still_bans(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with fed_daemon(_config(tmp_path)) as fed:
+        jail = fed.daemon.pipeline.jails["web"]
+        real = jail.filter.failures
+
+        def breaks_on_one_line(entry: Entry) -> list[Failure]:
+            if "203.0.113.66" in entry.line.text:
+                raise RuntimeError("a bug in a filter")
+            return real(entry)
+
+        jail.filter.failures = breaks_on_one_line  # type: ignore[method-assign]
+        fed.feed(_log(tmp_path, "a.example"), _scan("203.0.113.66") + "".join(
+            _scan("203.0.113.22", second) for second in range(1, 5)))
+        assert fed.banned("web") == ["203.0.113.22"]
+        [record] = [r for r in caplog.records if "failed" in r.getMessage()]
+        assert "a.example/logs/access.log line 1 failed; the line is skipped" in record.getMessage()
+
+
+# --- a started daemon: control socket, reloads, restarts -----------------------------------
+
+def _started(root: Path, body: Callable[[Daemon, RecordingEnforcer], Awaitable[None]], *,
+             maxretry: int = 4, clock: ManualClock | None = None) -> None:
+    """Run `body` with a started daemon on the `web` configuration (both vhosts' logs exist,
+    empty at first) and its recording firewall."""
+    for site in SITES:
+        _log(root, site).parent.mkdir(parents=True, exist_ok=True)
+        _log(root, site).touch()
+    enforcer = RecordingEnforcer()
+    with_daemon(_config(root, maxretry), lambda daemon: body(daemon, enforcer),
+                enforcer=enforcer, clock=clock)
 
 
 def test_control_socket_ban_unban_status_and_allowlist(tmp_path: Path) -> None:
     async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
         socket = daemon.config.socket
 
-        def call(command: str, **arguments: object) -> dict[str, object]:
+        def call(command: str, **arguments: object) -> dict[str, Any]:
             return request(socket, command, **arguments)
 
         answer = await asyncio.to_thread(call, "ban", address="2001:db8::5", bantime="10m")
-        assert [b["address"] for b in answer["bans"]] == ["2001:db8::5"]  # type: ignore[index]
+        assert [b["address"] for b in answer["bans"]] == ["2001:db8::5"]
         assert enforcer.elements()["manual"] == ["2001:db8::5"]
         with pytest.raises(ControlError, match="allowlisted"):
             await asyncio.to_thread(call, "ban", address="192.0.2.250")
@@ -98,38 +135,37 @@ def test_control_socket_ban_unban_status_and_allowlist(tmp_path: Path) -> None:
         status = await asyncio.to_thread(call, "status")
         assert status["active_bans"] == 1 and status["files"] == 2
         removed = await asyncio.to_thread(call, "unban", address="2001:db8::5")
-        assert len(removed["removed"]) == 1  # type: ignore[arg-type]
+        assert len(removed["removed"]) == 1
         assert enforcer.elements()["manual"] == []
         with pytest.raises(ControlError, match="unknown command"):
             await asyncio.to_thread(call, "format-disk")
 
-    _scenario(tmp_path, body)
+    _started(tmp_path, body)
 
 
 def test_reload_keeps_counts_and_bans(tmp_path: Path) -> None:
+    a, b = _log(tmp_path, "a.example"), _log(tmp_path, "b.example")
+
     async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
-        _append(tmp_path, "a.example", _line("198.51.100.3", second=1) * 3)
-        await until(lambda: daemon.lines_read == 3, "3 lines read")
-        await asyncio.to_thread(request, daemon.config.socket, "ban", address="198.51.100.200")
-        _write(tmp_path, maxretry=5)
+        daemon.process(source_lines(a, _scan("198.51.100.3", 1) * 3))
+        await daemon.handle_request({"command": "ban", "address": "198.51.100.200"})
+        _config_file(tmp_path, maxretry=5)
         await daemon.reload()
         assert daemon.pipeline.jails["web"].config.maxretry == 5
         assert enforcer.elements()["manual"] == ["198.51.100.200"]  # re-applied after setup
-        _append(tmp_path, "b.example", _line("198.51.100.3", second=2))
-        await until(lambda: daemon.lines_read == 4, "4th line")
+        daemon.process(source_lines(b, _scan("198.51.100.3", 2)))
         assert enforcer.elements()["web"] == []  # 4 of 5
-        _append(tmp_path, "b.example", _line("198.51.100.3", second=3))
-        await until(lambda: enforcer.elements()["web"] == ["198.51.100.3"], "ban at 5")
+        daemon.process(source_lines(b, _scan("198.51.100.3", 3), first_line=2))
+        assert enforcer.elements()["web"] == ["198.51.100.3"]  # banned at 5
 
-    _scenario(tmp_path, body, maxretry=4)
+    _started(tmp_path, body, maxretry=4, clock=ManualClock(T0))
 
 
 def test_a_reload_names_what_only_a_restart_applies(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
-        path = _write(tmp_path, maxretry=6)
-        path.write_text(path.read_text().replace('backend = "dry-run"', 'backend = "nftables"')
-                        + '\n[http]\nlisten = "127.0.0.1:0"\n')
+        _config_file(tmp_path, maxretry=6, floodwall={"backend": "nftables"},
+                     http={"listen": "127.0.0.1:0"})
         with caplog.at_level("WARNING", logger="floodwall"):
             await daemon.reload()
         assert daemon.pipeline.jails["web"].config.maxretry == 6  # in force now
@@ -137,7 +173,7 @@ def test_a_reload_names_what_only_a_restart_applies(
             "reload:")]
         assert "[floodwall] backend, [http] changed" in warning and "next restart" in warning
 
-    _scenario(tmp_path, body)
+    _started(tmp_path, body)
 
 
 def test_a_bad_reload_changes_nothing(tmp_path: Path) -> None:
@@ -146,64 +182,28 @@ def test_a_bad_reload_changes_nothing(tmp_path: Path) -> None:
         await daemon.reload()
         assert daemon.pipeline.jails["web"].config.maxretry == 4
 
-    _scenario(tmp_path, body)
+    _started(tmp_path, body)
 
 
 def test_restart_reapplies_active_bans_and_resumes_logs(tmp_path: Path) -> None:
+    # End to end through a real file and inotify, on the real clock: lines stamped now.
+    log = _log(tmp_path, "a.example")
+
+    def append(text: str) -> None:
+        with open(log, "a") as writer:
+            writer.write(text)
+
     async def first(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
-        _append(tmp_path, "a.example", _line("203.0.113.20") * 4)
+        append(access_line("203.0.113.20", "/wp-admin/") * 4)
         await until(lambda: enforcer.elements()["web"] == ["203.0.113.20"], "the ban")
-        _append(tmp_path, "a.example", _line("203.0.113.21") * 2)
+        append(access_line("203.0.113.21", "/wp-admin/") * 2)
         await until(lambda: daemon.lines_read == 6, "6 lines")
 
     async def second(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
         assert enforcer.elements()["web"] == ["203.0.113.20"]
         assert daemon.lines_read == 0  # the catch-up at start re-read nothing
-        _append(tmp_path, "a.example", _line("203.0.113.21") * 2)
+        append(access_line("203.0.113.21", "/wp-admin/") * 2)
         await until(lambda: daemon.lines_read == 2, "2 new lines")
 
-    _scenario(tmp_path, first)
-    _scenario(tmp_path, second)
-
-
-def _at(client: str, minute: int, second: int) -> str:
-    return (f'{client} - - [02/Mar/2026:08:{minute:02d}:{second:02d} +0000] "GET /x HTTP/1.1" '
-            '404 153 "-" "scanner"\n')
-
-
-def test_a_source_back_after_a_pause_longer_than_findtime_is_banned_and_costs_no_one_a_ban(
-        tmp_path: Path) -> None:
-    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
-        _append(tmp_path, "a.example", _at("203.0.113.20", 0, 1) + _at("203.0.113.20", 0, 2))
-        _append(tmp_path, "a.example", _at("203.0.113.20", 10, 0))  # 10 minutes later
-        await until(lambda: daemon.lines_read == 3, "3 lines read")
-        # One batch: the returning source again, and another source's 4 failures.
-        _append(tmp_path, "b.example", _at("203.0.113.20", 10, 1) + "".join(
-            _at("203.0.113.21", 10, second) for second in range(4)))
-        await until(lambda: enforcer.elements()["web"] == ["203.0.113.21"], "the other's ban")
-        _append(tmp_path, "a.example", _at("203.0.113.20", 10, 2) + _at("203.0.113.20", 10, 3))
-        await until(lambda: enforcer.elements()["web"] == ["203.0.113.20", "203.0.113.21"],
-                    "the returning source's ban (4 failures within 5 minutes)")
-
-    _scenario(tmp_path, body)
-
-
-def test_a_line_that_breaks_a_jail_is_skipped_and_the_batch_still_bans(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    async def body(daemon: Daemon, enforcer: RecordingEnforcer) -> None:
-        jail = daemon.pipeline.jails["web"]
-        real = jail.filter.failures
-
-        def breaks_on_one_line(entry):  # type: ignore[no-untyped-def]
-            if "203.0.113.66" in entry.line.text:
-                raise RuntimeError("a bug in a filter")
-            return real(entry)
-
-        jail.filter.failures = breaks_on_one_line  # type: ignore[method-assign]
-        _append(tmp_path, "a.example", _at("203.0.113.66", 0, 0) + "".join(
-            _at("203.0.113.22", 0, second) for second in range(1, 5)))
-        await until(lambda: enforcer.elements()["web"] == ["203.0.113.22"], "the ban")
-        [record] = [r for r in caplog.records if "failed" in r.getMessage()]
-        assert "a.example/logs/access.log line 1 failed; the line is skipped" in record.getMessage()
-
-    _scenario(tmp_path, body)
+    _started(tmp_path, first)
+    _started(tmp_path, second)

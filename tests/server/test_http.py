@@ -1,6 +1,6 @@
 """The daemon's HTTP side for real: aiohttp on the daemon's loop, httpx and headless Chromium
-as clients, SQLite and real log files; the firewall is the recording twin (nftables itself
-is in tests/e2e/test_http_api_nftables.py)."""
+as clients, SQLite, and a ban made from lines fed to the ban path; the firewall is the
+recording twin (nftables itself is in tests/e2e/test_http_api_nftables.py)."""
 
 from __future__ import annotations
 
@@ -13,63 +13,40 @@ from pathlib import Path
 import httpx
 import pytest
 
-from floodwall.config.loader import load_config
+from floodwall.clock import ManualClock
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.reporting.html import BAN_COLOUR, BAR_COLOUR
 from floodwall.server.daemon import Daemon
 from floodwall.server.http import HttpServer
 from tests.support.chromium import colour_share, hex_colour, render, skip_reason
-
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "dry-run"
-new_files_from = "start"
-
-[http]
-enabled = true
-listen = "127.0.0.1:0"
-
-[jails.web]
-logpath = ["{root}/www/*/logs/access.log"]
-methods = ["GET"]
-status = [404]
-maxretry = 3
-findtime = "5m"
-bantime = "1h"
-"""
-
-
-def _line(client: str, path: str) -> str:
-    return (f'{client} - - [02/Mar/2026:08:00:00 +0000] "GET {path} HTTP/1.1" 404 153 "-" '
-            '"scanner"\n')
-
+from tests.support.configs import load, scanner_jail
+from tests.support.daemons import with_daemon
+from tests.support.lines import T0, access_line, source_lines
 
 Body = Callable[[Daemon, RecordingEnforcer, httpx.AsyncClient, str], Awaitable[None]]
 
 
 def _scenario(root: Path, body: Body) -> None:
+    """Run `body` with a started daemon serving HTTP on a loopback port, on a manual clock,
+    after its ban path was fed 8.8.8.8's three failing GETs (maxretry 3: a ban of `web`)."""
     log = root / "www" / "shop.example" / "logs" / "access.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text("".join(_line("8.8.8.8", p) for p in ("/.env", "/wp-admin/", "/.git/HEAD")))
-    (root / "floodwall.toml").write_text(CONFIG.format(root=root))
-    config = load_config(root / "floodwall.toml")
+    config = load(root, {"web": scanner_jail(root / "www" / "*" / "logs" / "access.log",
+                                             maxretry=3)},
+                  http={"enabled": True, "listen": "127.0.0.1:0"})
+    enforcer = RecordingEnforcer()
+    server = HttpServer(config.http)
 
-    async def main() -> None:
-        enforcer = RecordingEnforcer()
-        server = HttpServer(config.http)
-        daemon = Daemon(config, enforcer=enforcer, addons=[server])
-        await daemon.start()
-        try:
-            token = Path(config.http.token_file).read_text().strip()
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}",
-                                         timeout=10) as client:
-                await body(daemon, enforcer, client, token)
-        finally:
-            await daemon.shutdown()
+    async def main(daemon: Daemon) -> None:
+        daemon.process(source_lines(log, "".join(
+            access_line("8.8.8.8", path, agent="scanner", when=T0)
+            for path in ("/.env", "/wp-admin/", "/.git/HEAD"))))
+        token = Path(config.http.token_file).read_text().strip()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}",
+                                     timeout=10) as client:
+            await body(daemon, enforcer, client, token)
 
-    asyncio.run(asyncio.wait_for(main(), timeout=90))
+    with_daemon(config, main, enforcer=enforcer, clock=ManualClock(T0), addons=[server],
+                timeout=90)
 
 
 def test_state_changes_need_the_token(tmp_path: Path) -> None:

@@ -8,35 +8,21 @@ import time
 from pathlib import Path
 
 from floodwall.bans.transfer import Entry
-from floodwall.config.loader import load_config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.model import Ban
 from floodwall.server.daemon import Daemon
 from floodwall.server.imports import daemon_running, deliver
 from floodwall.settings.values import Config
 from floodwall.storage.database import Database
+from tests.support.configs import load
 from tests.support.daemons import with_daemon
-
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/ctl/control.sock"
-backend = "dry-run"
-
-[defaults]
-ignoreip = ["192.0.2.250"]
-
-[jails.web]
-logpath = ["{root}/access.log"]
-ports = ["http"]
-"""
 
 
 def _config(root: Path) -> Config:
+    """A `web` jail on root's access.log (http ports); 192.0.2.250 is allowlisted."""
     (root / "access.log").touch()
-    path = root / "floodwall.toml"
-    path.write_text(CONFIG.format(root=root))
-    return load_config(path)
+    return load(root, {"web": {"logpath": [root / "access.log"], "ports": ["http"]}},
+                defaults={"ignoreip": ["192.0.2.250"]})
 
 
 def _entries(now: float) -> list[Entry]:

@@ -15,6 +15,7 @@ from floodwall.config.loader import load_config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.server.daemon import Daemon
 from tests.support import fail2ban_dir, journal
+from tests.support.daemons import with_daemon
 from tests.support.waiting import until
 
 REASON = journal.skip_reason() or fail2ban_dir.skip_reason()
@@ -40,15 +41,9 @@ def _failures(client: str, count: int, first_pid: int, user: str = "oracle") -> 
 
 
 def _run(root: Path, body: Callable[[Daemon, RecordingEnforcer], Awaitable[None]]) -> None:
-    async def main() -> None:
-        enforcer = RecordingEnforcer()
-        daemon = Daemon(load_config(root / "floodwall.toml"), enforcer=enforcer)
-        await daemon.start()
-        try:
-            await body(daemon, enforcer)
-        finally:
-            await daemon.shutdown()
-    asyncio.run(asyncio.wait_for(main(), timeout=90))
+    enforcer = RecordingEnforcer()
+    with_daemon(load_config(root / "floodwall.toml"), lambda daemon: body(daemon, enforcer),
+                enforcer=enforcer, timeout=90)
 
 
 def _sshd_reads(daemon: Daemon) -> int:

@@ -7,6 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tests.support import configs
+from tests.support.lines import syslog_line
+
 SYSTEM_DIR = Path("/etc/fail2ban")
 
 
@@ -46,29 +49,16 @@ maxretry = 2
 """jail.local of a jail reading {root}/app.log with SLOW_FILTER."""
 
 
-def slow_line(second: int, address: str, evil: bool = False) -> str:
-    """A line of the slow jail's log; evil: one its failregex takes hours to give up on."""
-    return (f"Nov 22 04:00:{second:02d} host slow[{second}]: bad login from {address}"
-            f"{' ' + 'a' * 48 if evil else ''}\n")
-
-
-DAEMON_CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/ctl/control.sock"
-backend = "dry-run"
-new_files_from = "start"
-
-[fail2ban]
-config_dir = "{root}/fail2ban"
-"""
+def slow_line(address: str, when: float, evil: bool = False) -> str:
+    """A line of the slow jail's log at local time `when`; evil: one its failregex takes
+    hours to give up on."""
+    return syslog_line("slow", f"bad login from {address}{' ' + 'a' * 48 if evil else ''}",
+                       pid=int(when) % 100_000, host="host", when=when)
 
 
 def floodwall_toml(root: Path) -> Path:
     """A dry-run floodwall.toml under `root` whose jails are those of `root`/fail2ban."""
-    path = root / "floodwall.toml"
-    path.write_text(DAEMON_CONFIG.format(root=root))
-    return path
+    return configs.floodwall_toml(root, fail2ban={"config_dir": root / "fail2ban"})
 
 
 def client_dump(directory: Path) -> list[list[object]]:

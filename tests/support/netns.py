@@ -18,10 +18,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+
+from tests.support.waiting import wait_until
 
 CLONE_NEWNET = 0x40000000
 COMMAND_TIMEOUT = 30.0
@@ -44,16 +45,6 @@ def skip_reason(binaries: Sequence[str] = ("ip",)) -> str | None:
     if missing:
         return f"missing {', '.join(missing)}: install iproute2/nftables (make system-deps)"
     return None
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str,
-               interval: float = 0.05) -> None:
-    """Poll `condition` until it is true; AssertionError naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
