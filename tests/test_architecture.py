@@ -20,7 +20,7 @@ ENTRY_POINTS = frozenset({"__init__", "__main__"})
 def floors() -> list[set[str]]:
     """The rooms of each floor, bottom first, as the block after `<!-- floors` lists them."""
     text = MAP.read_text()
-    block = re.search(r"<!-- floors[^>]*-->\s*```\n(.*?)```", text, re.S)
+    block = re.search(r"<!-- floors[^>]*-->\s*```\n(.*?)```", text, re.DOTALL)
     assert block is not None, f"{MAP} lost its floors block"
     result: list[set[str]] = []
     for line in reversed(block.group(1).strip().splitlines()):

@@ -130,7 +130,7 @@ def ssh_failures(ssh: Iterable[tuple[int, int, str]]) -> dict[tuple[str, str], l
         elif CLOSED_INVALID.match(message):
             closed[pid] = when
     failures: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for pid, attempts in failed.items():
+    for attempts in failed.values():
         for address, when in attempts:
             failures["sshd", address].append(when)
     for pid, address in invalid.items():

@@ -29,7 +29,8 @@ def test_replay_bans_exactly_the_ground_truth(tmp_path: Path, fmt: str) -> None:
     got = {(ban["jail"], ban["address"]): ban for ban in bans}
     expected = {(b.jail, b.address): b for b in truth.bans}
     assert set(got) == set(expected), (
-        f"missed {sorted(set(expected) - set(got))}, wrongly banned {sorted(set(got) - set(expected))}")
+        f"missed {sorted(set(expected) - set(got))}, "
+        f"wrongly banned {sorted(set(got) - set(expected))}")
     assert len(bans) == len(got), "a key was banned twice while still banned"
     for key, ban in got.items():
         assert ban["time"] == expected[key].first_ban_time, key

@@ -87,7 +87,8 @@ def table(lab: Lab) -> Iterator[str]:
 
 
 def add(key: str, jail: str = "sshd", seconds: float | None = None, now: float = 0.0) -> Change:
-    return Change("add", Ban(key, jail, start=now, until=None if seconds is None else now + seconds))
+    until = None if seconds is None else now + seconds
+    return Change("add", Ban(key, jail, start=now, until=until))
 
 
 def remove(key: str, jail: str = "sshd") -> Change:

@@ -29,8 +29,9 @@ STAMP = "[22/Nov/2026:04:15:57 +0000]"
 def record(**changes: object) -> AccessRecord:
     """A record of a plain GET, with `changes` applied."""
     fields: dict[str, object] = {
-        "client": "203.0.113.7", "time": T, "method": "GET", "target": "/", "path": "/", "protocol": "HTTP/1.1",
-        "status": 200, "size": None, "referer": None, "user_agent": None, "vhost": None, "user": None}
+        "client": "203.0.113.7", "time": T, "method": "GET", "target": "/", "path": "/",
+        "protocol": "HTTP/1.1", "status": 200, "size": None, "referer": None, "user_agent": None,
+        "vhost": None, "user": None}
     fields.update(changes)
     return AccessRecord(**fields)  # type: ignore[arg-type]
 

@@ -34,7 +34,8 @@ bantime = 1h
 """
 
 
-def _failures(client: str, count: int, first_pid: int, user: str = "oracle") -> list[dict[str, str]]:
+def _failures(client: str, count: int, first_pid: int,
+              user: str = "oracle") -> list[dict[str, str]]:
     now = time.time()
     return [journal.sshd_entry(f"Invalid user {user} from {client} port {40000 + n}",
                                now - count + n, pid=first_pid + n) for n in range(count)]

@@ -49,7 +49,8 @@ def test_a_catastrophic_line_is_skipped_reported_and_banning_goes_on(
         assert not fed.daemon.ledger.is_banned("slow", "192.0.2.9", fed.clock.now())
     report = _the_one_report(caplog)
     assert f"{log} line 1 took more than 0.25s" in report
-    assert report.endswith(r"Slow on it: failregex = slow\[\d+\]: bad login from <HOST>(?: (\w+\s?)+!)?$")
+    assert report.endswith(
+        r"Slow on it: failregex = slow\[\d+\]: bad login from <HOST>(?: (\w+\s?)+!)?$")
     assert "filter.d/slow.conf" in report
 
 

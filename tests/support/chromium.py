@@ -74,7 +74,7 @@ def colour_share(png: Path, colour: tuple[int, int, int], *, box: tuple[int, int
         image = image.crop(box)
     counts = image.getcolors(maxcolors=image.width * image.height) or []
     near = sum(count for count, pixel in counts
-               if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour)))
+               if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=False)))
     return near / max(1, image.width * image.height)
 
 

@@ -9,6 +9,7 @@ run commands and servers inside them, open sockets from them, and always clean u
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import secrets
@@ -127,10 +128,8 @@ class Namespace:
         leftover = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True,
                                   text=True, timeout=COMMAND_TIMEOUT, check=False)
         for pid in leftover.stdout.split():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @dataclass(frozen=True)

@@ -97,10 +97,12 @@ def walk(logs: Path, name: str) -> Iterator[Sample]:
                     for entry in data if isinstance(data, list) else [data]:
                         opts = {**common, **entry} if common else entry
                         if opts.get("test.condition"):
-                            ignore_block = not eval(opts["test.condition"], {"name": name, "opts": opts})
+                            scope = {"name": name, "opts": opts}
+                            ignore_block = not eval(opts["test.condition"], scope)
                         if not ignore_block:
                             options = {k: v for k, v in opts.items() if not k.startswith("test.")}
-                            suffix = opts.get("test.filter-name") or (str(options) if options else "")
+                            suffix = (opts.get("test.filter-name")
+                                      or (str(options) if options else ""))
                             instances.append((name + suffix, options, opts))
                     continue
                 if kind == "addFILE":
@@ -132,7 +134,9 @@ def expected_time(text: str) -> float:
 
 def _same(key: str, got: Any, want: Any) -> bool:
     if isinstance(got, (set, list, tuple, dict)):
-        return sorted(map(str, got)) == sorted(map(str, want)) if isinstance(want, (list, dict)) else False
+        if not isinstance(want, (list, dict)):
+            return False
+        return sorted(map(str, got)) == sorted(map(str, want))
     if key == "host" and isinstance(got, str) and isinstance(want, str):
         return canonical_host(got) == canonical_host(want)
     return bool(got == want)

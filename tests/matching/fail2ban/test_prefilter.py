@@ -110,7 +110,8 @@ def test_feed_buffer_reports_what_feed_reports(tmp_path: Path, prefilter: bool) 
     by_line = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000))
     expected = [f.to_json() for n, line in enumerate(LOG.split("\n"), 1)
                 for f in by_line.feed(line, n)]
-    buffered = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000), prefilter=prefilter)
+    buffered = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000),
+                              prefilter=prefilter)
     data = LOG.encode()
     cut = data.index(b"\n", len(data) // 2) + 1
     first = buffered.feed_buffer(data[:cut], 1)
@@ -125,7 +126,8 @@ def test_feed_buffer_reports_what_feed_reports(tmp_path: Path, prefilter: bool) 
 def test_multi_line_filters_read_every_line(tmp_path: Path) -> None:
     path = tmp_path / "ml.conf"
     path.write_text("[Definition]\nfailregex = ^login from <HOST>\\n.*denied$\nmaxlines = 2\n")
-    engine = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000), prefilter=True)
+    engine = Fail2banFilter(load_filter(str(path)), clock=ManualClock(1_780_000_000),
+                            prefilter=True)
     failures = engine.feed_buffer(b"login from 192.0.2.9\naccess denied\nlogin from 192.0.2.8\n", 1)
     assert [(f.host, f.lineno) for f in failures] == [("192.0.2.9", 2)]
     assert engine.stats.lines == 3
@@ -197,7 +199,8 @@ def test_without_hyperscan_floodwall_regex_finds_the_same_failures(tmp_path: Pat
     # With Hyperscan the log is large and sparse enough for the prefilter to be used.
     assert log.stat().st_size > SMALL_LOG_BYTES
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-here"))
-    regexes = [regex.pattern.pattern for regex in Fail2banFilter(load_filter(str(filter_path))).failregexes]
+    engine = Fail2banFilter(load_filter(str(filter_path)))
+    regexes = [regex.pattern.pattern for regex in engine.failregexes]
     assert len(build(regexes).line_starts(log.read_bytes())) == failed < DENSE_CANDIDATES * 8000
     found, hidden = _with_and_without_hyperscan(
         tmp_path, "regex", "--json", "--now", "1772438400", "--workers", "1", str(log),
