@@ -27,8 +27,8 @@ def _daemon(tmp_path: Path, extra: str, jails: str = "") -> tuple[Daemon, Manual
     enforcer = RecordingEnforcer()
     daemon = Daemon(parse_config(text, str(tmp_path / "floodwall.toml")), clock=clock,
                     enforcer=enforcer)
-    daemon.policy.rng = random.Random(7)
-    daemon._rebuild_firewall()
+    daemon.bans.policy.rng = random.Random(7)
+    daemon.bans.rebuild_firewall()
     return daemon, clock, enforcer
 
 
@@ -36,7 +36,7 @@ def _offend(daemon: Daemon, clock: ManualClock, key: str, jail: str = "web") -> 
     """One decision against `key`; returns the resulting ban length (None = permanent)."""
     now = clock.now()
     failure = Failure(jail, key, now, f"/{jail}.log", 1, "line")
-    bans = daemon.ban([Decision(jail, key, now, "5 failures", (failure,), 5)], now)
+    bans = daemon.bans.decide([Decision(jail, key, now, "5 failures", (failure,), 5)], now)
     ban = next(b for b in bans if b.jail == jail and b.key == key)
     return None if ban.until is None else ban.until - ban.start
 
@@ -104,9 +104,9 @@ def test_recidive_bans_every_port_after_repeated_bans(tmp_path: Path) -> None:
     daemon, clock, enforcer = _daemon(
         tmp_path, "[recidive]\nmaxretry = 3\nfindtime = \"1d\"\nbantime = \"1w\"\n")
     for jail in ("web", "mail", "web"):
-        assert "recidive" not in {b.jail for b in daemon.ledger.active()}
+        assert "recidive" not in {b.jail for b in daemon.bans.ledger.active()}
         _serve_out(daemon, clock, _offend(daemon, clock, "203.0.113.66", jail=jail))
-    recidive = [b for b in daemon.ledger.active() if b.jail == "recidive"]
+    recidive = [b for b in daemon.bans.ledger.active() if b.jail == "recidive"]
     assert [(b.key, b.until - b.start) for b in recidive if b.until] == [
         ("203.0.113.66", 7 * 86400)]
     assert enforcer.elements()["recidive"] == ["203.0.113.66"]
@@ -121,8 +121,8 @@ def test_prefix_aggregation_replaces_member_bans(tmp_path: Path) -> None:
     assert enforcer.elements()["web"] == ["203.0.113.1", "203.0.113.2"]
     _offend(daemon, clock, "203.0.113.3")
     assert enforcer.elements()["web"] == ["203.0.113.0/24"]
-    assert [b.key for b in daemon.ledger.active()] == ["203.0.113.0/24"]
-    assert daemon.ledger.is_banned("web", "203.0.113.200", clock.now())
+    assert [b.key for b in daemon.bans.ledger.active()] == ["203.0.113.0/24"]
+    assert daemon.bans.ledger.is_banned("web", "203.0.113.200", clock.now())
     ended = {s.ban.key: s.end_reason for s in daemon.database.recent_bans() if s.ended}
     assert ended == {f"203.0.113.{h}": "aggregated into 203.0.113.0/24" for h in (1, 2, 3)}
     # Other jails and other prefixes are separate.

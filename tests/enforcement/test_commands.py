@@ -127,11 +127,11 @@ def test_the_daemon_hands_a_bans_failures_to_command_actions(tmp_path: Path) -> 
                    fail2ban=Fail2banFilterRef(str(SSHD_FILTER)))
     config = replace(base, jails=(jail,))
     daemon = Daemon(config)
-    daemon._rebuild_firewall()
+    daemon.bans.rebuild_firewall()
     failures = _sshd_failures("operator", "192.0.2.11")
     now = failures[0].time
-    daemon.ban([Decision("sshd", "192.0.2.11", now, "3 failures", tuple(failures), 3)], now)
-    assert daemon.enforcer.settle(10)  # type: ignore[attr-defined]
+    daemon.bans.decide([Decision("sshd", "192.0.2.11", now, "3 failures", tuple(failures), 3)], now)
+    assert daemon.bans.enforcer.settle(10)  # type: ignore[attr-defined]
     assert (tmp_path / "users").read_text() == "operator\n"
     assert (tmp_path / "shell-banned-192.0.2.11").exists()
     daemon.database.close()

@@ -92,7 +92,7 @@ def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -
     _two_attempts(tmp_path / "auth.log", "192.0.2.8")
 
     async def main(daemon: Daemon) -> None:
-        await until(lambda: bool(daemon.ledger.active()), "the native ban", timeout=20.0)
+        await until(lambda: bool(daemon.bans.ledger.active()), "the native ban", timeout=20.0)
         assert not (marks / "started").exists()
         (directory / "jail.local").write_text(JAIL_LOCAL.format(root=tmp_path))
         await daemon.reload()

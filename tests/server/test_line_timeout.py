@@ -47,13 +47,13 @@ def test_a_catastrophic_line_is_skipped_reported_and_banning_goes_on(
             with log.open("a") as writer:
                 writer.write(fail2ban_dir.slow_line(3, "192.0.2.7")
                              + fail2ban_dir.slow_line(4, "192.0.2.7"))
-            await until(lambda: daemon.ledger.is_banned("slow", "192.0.2.7", daemon.clock.now()),
+            await until(lambda: daemon.bans.ledger.is_banned("slow", "192.0.2.7", daemon.clock.now()),
                         "the ban of the honest attacker", timeout=20.0)
             status = daemon.status()
             jail = next(j for j in status["jails"] if j["name"] == "slow")
             assert jail["lines_timed_out"] == 1
             assert jail["failures"] == 3  # the interrupted line counted for nothing
-            assert not daemon.ledger.is_banned("slow", "192.0.2.9", daemon.clock.now())
+            assert not daemon.bans.ledger.is_banned("slow", "192.0.2.9", daemon.clock.now())
         finally:
             await daemon.shutdown()
 

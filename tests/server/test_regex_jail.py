@@ -46,13 +46,13 @@ def test_a_regex_jail_bans_the_host_group_and_honours_ignoreregex(tmp_path: Path
             with log.open("a") as writer:
                 writer.write(_line(4, "root", "192.0.2.21"))
             now = daemon.clock.now
-            await until(lambda: daemon.ledger.is_banned("app", "192.0.2.21", now()),
+            await until(lambda: daemon.bans.ledger.is_banned("app", "192.0.2.21", now()),
                         "the ban of 192.0.2.21", timeout=20.0)
-            [ban] = daemon.ledger.active()
+            [ban] = daemon.bans.ledger.active()
             assert ban.key == "192.0.2.21" and ban.count == 2
             jail = daemon.pipeline.jails["app"]
             assert jail.failures_seen == 2  # the ignored lines counted for nothing
-            assert not daemon.ledger.is_banned("app", "198.51.100.1", now())
+            assert not daemon.bans.ledger.is_banned("app", "198.51.100.1", now())
             assert "lines matching failregex" in ban.reason
         finally:
             await daemon.shutdown()
