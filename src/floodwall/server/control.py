@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from floodwall.addresses import normalise_address, parse_key
 from floodwall.errors import ControlError, FloodwallError
+from floodwall.model import Ban
 
 log = logging.getLogger("floodwall.control")
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -123,3 +125,22 @@ def request(path: str, command: str, **arguments: Any) -> dict[str, Any]:
     if not answer.get("ok"):
         raise ControlError(answer.get("error", "request refused"))
     return dict(answer)
+
+
+def request_key(request: dict[str, Any]) -> str:
+    """The address or prefix a request names; ControlError if it names neither."""
+    text = str(request.get("address") or "")
+    key = normalise_address(text)
+    if key is None:
+        try:
+            key = str(parse_key(text))
+        except ValueError:
+            raise ControlError(f"{text!r} is not an IP address or network") from None
+    return key
+
+
+def ban_json(ban: Ban, now: float) -> dict[str, Any]:
+    """A ban as an answer shows it."""
+    return {"address": ban.key, "jail": ban.jail, "start": ban.start, "until": ban.until,
+            "remaining": ban.remaining(now), "failures": ban.count, "origin": ban.origin,
+            "reason": ban.reason}

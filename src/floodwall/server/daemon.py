@@ -14,7 +14,6 @@ from typing import Any
 
 from prometheus_client import Histogram
 
-from floodwall.addresses import normalise_address, parse_key
 from floodwall.bans.addons import Addon
 from floodwall.bans.ledger import Ledger
 from floodwall.bans.service import MANUAL_BANTIME, MANUAL_JAIL, BanService
@@ -35,7 +34,7 @@ from floodwall.errors import (
 )
 from floodwall.model import Ban, Decision, Failure, SourceLine
 from floodwall.pipeline import Pipeline
-from floodwall.server.control import ControlServer
+from floodwall.server.control import ControlServer, ban_json, request_key
 from floodwall.server.journals import JournalReaders
 from floodwall.server.wiring import ban_policy, make_enforcer, with_command_actions
 from floodwall.sources.watch import GlobWatcher
@@ -322,9 +321,9 @@ class Daemon:
             return {"ok": True, **self.status()}
         if command == "bans":
             now = self.clock.now()
-            return {"ok": True, "bans": [_ban_json(b, now) for b in self.bans.ledger.active()]}
+            return {"ok": True, "bans": [ban_json(b, now) for b in self.bans.ledger.active()]}
         if command == "ban":
-            return {"ok": True, "bans": [_ban_json(b, self.clock.now())
+            return {"ok": True, "bans": [ban_json(b, self.clock.now())
                                          for b in self.manual_ban(request)]}
         if command == "unban":
             return {"ok": True, "removed": self.manual_unban(request)}
@@ -385,7 +384,7 @@ class Daemon:
 
     def manual_ban(self, request: dict[str, Any]) -> list[Ban]:
         """Ban an address or prefix by hand (a `ban` request); allowlisted keys only with force."""
-        key = _request_key(request)
+        key = request_key(request)
         try:
             bantime = parse_bantime(request.get("bantime") or MANUAL_BANTIME)
         except ValueError as problem:
@@ -397,24 +396,7 @@ class Daemon:
 
     def manual_unban(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         """Remove a key's bans (in one jail, or everywhere)."""
-        key = _request_key(request)
+        key = request_key(request)
         now = self.clock.now()
         lifted = self.bans.lift(key, now, "unbanned by hand", request.get("jail"))
-        return [_ban_json(ban, now) for ban in lifted]
-
-
-def _request_key(request: dict[str, Any]) -> str:
-    text = str(request.get("address") or "")
-    key = normalise_address(text)
-    if key is None:
-        try:
-            key = str(parse_key(text))
-        except ValueError:
-            raise ControlError(f"{text!r} is not an IP address or network") from None
-    return key
-
-
-def _ban_json(ban: Ban, now: float) -> dict[str, Any]:
-    return {"address": ban.key, "jail": ban.jail, "start": ban.start, "until": ban.until,
-            "remaining": ban.remaining(now), "failures": ban.count, "origin": ban.origin,
-            "reason": ban.reason}
+        return [ban_json(ban, now) for ban in lifted]
