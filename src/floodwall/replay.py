@@ -67,7 +67,7 @@ class ReplayStats:
         return sum(progress.bytes for progress in self.files)
 
 
-class ReplayBans:
+class _ReplayBans:
     """The ban path of a replay: the daemon's, on a ledger in memory and a recording
     firewall, its clock at the time of each decision."""
 
@@ -145,7 +145,7 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
             pass
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     halves = _halves(config, paths, explicit) if workers > 1 else None
-    bans = ReplayBans(config, on_ban)
+    bans = _ReplayBans(config, on_ban)
     try:
         if halves is None:
             _count(config, list(enumerate(paths)), explicit, stats.files,
