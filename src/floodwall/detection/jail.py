@@ -65,7 +65,8 @@ class Jail:
                         crossing.count)
 
     def on_ban(self, key: str) -> None:
-        """The key was banned (by this jail or by hand): its count starts over."""
+        """The key was banned (by this jail, or from outside the counting: by hand, imported,
+        from the fleet): its count starts over."""
         self.windows.forget(key)
 
     def expire(self, now: float) -> None:
