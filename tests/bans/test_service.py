@@ -126,7 +126,7 @@ def test_a_refused_key_is_never_banned_and_said_once(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     s = _setting(tmp_path)
     s.service.policy.protect({"198.51.100.1": "it is a fleet node"})
-    with caplog.at_level(logging.WARNING, logger="floodwall.bans"):
+    with caplog.at_level(logging.WARNING, logger="floodwall"):
         for jail in ("web", "mail"):
             assert s.service.decide([_decision("198.51.100.1", jail)], NOW) == []
     assert [r.getMessage() for r in caplog.records] == [

@@ -22,7 +22,8 @@ from floodwall.enforcement.base import Enforcer, JailFirewall
 from floodwall.errors import ControlError, EnforcementError
 from floodwall.model import Ban, Change, Decision, Failure
 
-log = logging.getLogger("floodwall.bans")
+log = logging.getLogger("floodwall")
+"""The daemon's own log: operators (and their tools) read its ban and unban lines."""
 MANUAL_JAIL = "manual"
 """Jail of bans made by hand (`floodwall ban`): all ports."""
 MANUAL_BANTIME = 3600.0
