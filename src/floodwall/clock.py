@@ -23,7 +23,7 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that only moves when told to; for tests."""
+    """A clock that only moves when told to: a test's, or a replay's (the logs' own time)."""
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start

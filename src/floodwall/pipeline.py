@@ -92,10 +92,11 @@ class Pipeline:
                 decisions.extend(self.feed(self.parse(line, now)))
         return decisions
 
-    def forget(self, key: str) -> None:
-        """A key was banned: every jail's count for it starts over."""
-        for jail in self.jails.values():
-            jail.on_ban(key)
+    def forget(self, key: str, jail: str | None = None) -> None:
+        """A key was banned: its count starts over in that jail (None: in every jail)."""
+        for running in self.jails.values():
+            if jail is None or running.name == jail:
+                running.on_ban(key)
 
     def expire(self, now: float) -> None:
         """Release every jail's emptied windows."""

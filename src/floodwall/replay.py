@@ -1,17 +1,26 @@
-"""Offline replay: old logs through the jails, by the logs' own clock, merged in time order."""
+"""Offline replay: old logs through the jails, by the logs' own clock, merged in time order;
+the jails' decisions go through the daemon's own ban path (bans/service.py), so a replay
+bans as the daemon would have, escalation, recidive and prefix aggregation included."""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import itertools
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from floodwall.addresses import Allowlist
+from floodwall.bans.ledger import Ledger
 from floodwall.bans.policy import BanPolicy
+from floodwall.bans.service import BanService
+from floodwall.clock import ManualClock
+from floodwall.enforcement.ignorecommand import ignore_commands
+from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import FloodwallError
 from floodwall.matching.accesslog import access_parser
 from floodwall.matching.entries import Entry, EntryParser
@@ -19,11 +28,17 @@ from floodwall.model import Ban, Decision
 from floodwall.pipeline import Pipeline
 from floodwall.settings.values import Config
 from floodwall.sources.reader import ReadProgress, read_lines
+from floodwall.storage.database import IN_MEMORY, Database
 
 _EXPIRE_EVERY = 50_000
 """Entries between two releases of emptied windows."""
 MERGE_MEMORY = 64 << 20
 """Read buffers of all files of a replay together stay around this size."""
+
+Place = tuple[float, int, int]
+"""Where an entry is in the merge of the files: (time, file index, line number)."""
+Found = list[tuple[Place, list[Decision]]]
+"""The decisions of some jails, each entry's with its place, in the order of the merge."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +46,8 @@ class ReplayBan:
     """A ban the replay would have made."""
 
     ban: Ban
-    decision: Decision
+    decision: Decision | None
+    """The decision that earned it; None for a ban the rules added (a prefix, recidive)."""
 
 
 @dataclass(slots=True)
@@ -50,6 +66,43 @@ class ReplayStats:
     def bytes_read(self) -> int:
         """Bytes read, over all files."""
         return sum(progress.bytes for progress in self.files)
+
+
+class _ReplayBans:
+    """The ban path of a replay: the daemon's, on a ledger in memory and a recording
+    firewall, its clock at the time of each decision."""
+
+    def __init__(self, config: Config, on_ban: Callable[[ReplayBan], None] | None = None
+                 ) -> None:
+        jails = config.enabled_jails()
+        self._database = Database(IN_MEMORY)
+        policy = BanPolicy({j.name: j for j in jails}, Allowlist(config.ignoreip),
+                           ignore_checks=ignore_commands(jails),
+                           history=self._database.count_bans, history_seconds=config.history)
+        self._clock = ManualClock(0.0)
+        self._service = BanService(config, Ledger(self._database), policy, RecordingEnforcer(),
+                                   self._clock)
+        self._service.rebuild_firewall()
+        self._on_ban = on_ban
+        self.made: list[ReplayBan] = []
+        """The bans made so far, in the order they were made."""
+
+    def take(self, decisions: Iterable[Decision]) -> None:
+        """Ban as the daemon would have at the time of each decision (given in time order)."""
+        for decision in decisions:
+            now = decision.time
+            self._clock.set(now)
+            self._service.expire(now)
+            for ban in self._service.decide([decision], now):
+                earned = (ban.jail, ban.key) == (decision.jail, decision.key)
+                made = ReplayBan(ban, decision if earned else None)
+                self.made.append(made)
+                if self._on_ban is not None:
+                    self._on_ban(made)
+
+    def close(self) -> None:
+        """Let the ledger go."""
+        self._database.close()
 
 
 def _entries(pipeline: Pipeline, path: str, index: int, max_line_bytes: int,
@@ -76,36 +129,80 @@ def _entries(pipeline: Pipeline, path: str, index: int, max_line_bytes: int,
 def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
            on_ban: Callable[[ReplayBan], None] | None = None,
            stats: ReplayStats | None = None, workers: int | None = None) -> list[ReplayBan]:
-    """Feed logs through the jails in timestamp order; returns the bans that would be made.
+    """Feed logs through the jails in timestamp order; returns the bans that would have been
+    made, by time (then jail and key), and hands each to `on_ban` as it is made.
 
     With `explicit`, every jail reads every given file and skips lines it cannot parse;
     otherwise each file goes to the jails whose logpath globs match it. When there are
-    jails to split, two halves of them run in two processes (`workers`, default: one per
-    core, at most 2; see `_halves`); the bans are the same.
+    jails to split, two halves of them count in two processes (`workers`, default: one per
+    core, at most 2; see `_halves`) and this one makes the bans; they are the same.
     """
     stats = stats if stats is not None else ReplayStats()
     stats.files = [ReadProgress() for _ in paths]
     for path in paths:
-        try:
+        with contextlib.suppress(OSError):
             stats.bytes_total += os.stat(path).st_size
-        except OSError:
-            pass
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
-    halves = None
-    if workers > 1:
-        halves = _halves(config, paths, explicit)
-    if halves is None:
-        return _replay(config, paths, explicit, on_ban, stats.files)
+    halves = _halves(config, paths, explicit) if workers > 1 else None
+    bans = _ReplayBans(config, on_ban)
+    try:
+        if halves is None:
+            _count(config, list(enumerate(paths)), explicit, stats.files,
+                   lambda _, decisions: bans.take(decisions))
+        else:
+            rank = {jail.name: n for n, jail in enumerate(config.enabled_jails())}
+            for decisions in _merged(_count_in_halves(config, paths, explicit, halves, stats),
+                                     rank):
+                bans.take(decisions)
+    finally:
+        bans.close()
+    return sorted(bans.made, key=lambda made: (made.ban.start, made.ban.jail, made.ban.key))
+
+
+def _count(config: Config, files: Sequence[tuple[int, str]], explicit: bool,
+           progress: list[ReadProgress], found: Callable[[Place, list[Decision]], None]
+           ) -> None:
+    """Count the (file index, path) files through the jails, merged in time order; hands each
+    entry's decisions to `found` with the entry's place."""
+    pipeline = Pipeline(config, every_jail_reads_every_file=explicit)
+    # Every file is open at once for the merge: keep the memory of all readers bounded.
+    chunk_bytes = max(64 * 1024, min(1 << 20, MERGE_MEMORY // max(len(files), 1)))
+    streams = [_entries(pipeline, path, index, config.max_line_bytes, reading, chunk_bytes)
+               for (index, path), reading in zip(files, progress, strict=True)]
+    with pipeline.deadline.armed():
+        for count, (when, index, lineno, entry) in enumerate(heapq.merge(*streams), start=1):
+            if count % _EXPIRE_EVERY == 0:
+                pipeline.expire(when)
+            decisions = pipeline.feed(entry)
+            if decisions:
+                found((when, index, lineno), decisions)
+
+
+def _merged(parts: Sequence[Found], rank: dict[str, int]) -> Iterator[list[Decision]]:
+    """Each entry's decisions from every part, entries in time order and decisions in the
+    order one process feeds its jails (the configuration's)."""
+    merged = heapq.merge(*parts, key=lambda item: item[0])
+    for _, group in itertools.groupby(merged, key=lambda item: item[0]):
+        decisions = [decision for _, some in group for decision in some]
+        yield sorted(decisions, key=lambda decision: rank[decision.jail])
+
+
+def _count_in_halves(config: Config, paths: Sequence[str], explicit: bool,
+                     halves: list[tuple[list[str], tuple[str, ...]]], stats: ReplayStats
+                     ) -> list[Found]:
+    """The decisions of each half, counted in a process of its own (progress into `stats`)."""
     context = multiprocessing.get_context("fork")
+    position = {path: index for index, path in enumerate(paths)}
     shared = [context.Array("q", 2 * len(part)) for part, _ in halves]
     channels = [context.Pipe(duplex=False) for _ in halves]
-    processes = [context.Process(target=_replay_part, daemon=True,
-                                 args=(config, part, jails, explicit, counters, sender))
+    processes = [context.Process(target=_count_part, daemon=True,
+                                 args=(config, [(position[path], path) for path in part], jails,
+                                       explicit, counters, sender))
                  for (part, jails), counters, (_, sender) in zip(halves, shared, channels,
                                                                 strict=True)]
     for process in processes:
         process.start()
-    results: list[list[ReplayBan] | BaseException | None] = [None] * len(processes)
+    results: list[Found | BaseException | None] = [None] * len(processes)
     try:
         while any(result is None for result in results):
             for index, (receiver, _) in enumerate(channels):
@@ -126,53 +223,7 @@ def replay(config: Config, paths: Sequence[str], *, explicit: bool = True,
         if isinstance(result, BaseException):
             raise result
     _copy_progress(halves, shared, paths, stats)
-    bans = sorted((ban for part in results if isinstance(part, list) for ban in part),
-                  key=lambda b: (b.decision.time, b.ban.jail, b.ban.key))
-    if on_ban is not None:
-        for ban in bans:
-            on_ban(ban)
-    return bans
-
-
-def _replay(config: Config, paths: Sequence[str], explicit: bool,
-            on_ban: Callable[[ReplayBan], None] | None,
-            progress: list[ReadProgress]) -> list[ReplayBan]:
-    pipeline = Pipeline(config, every_jail_reads_every_file=explicit)
-    policy = BanPolicy({j.name: j for j in config.enabled_jails()}, Allowlist(config.ignoreip))
-    # Every file is open at once for the merge: keep the memory of all readers bounded.
-    chunk_bytes = max(64 * 1024, min(1 << 20, MERGE_MEMORY // max(len(paths), 1)))
-    streams = [_entries(pipeline, path, index, config.max_line_bytes, progress[index],
-                        chunk_bytes) for index, path in enumerate(paths)]
-    banned_until: dict[tuple[str, str], float | None] = {}
-    bans: list[ReplayBan] = []
-    with pipeline.deadline.armed():
-        for count, (when, _, _, entry) in enumerate(heapq.merge(*streams), start=1):
-            if count % _EXPIRE_EVERY == 0:
-                pipeline.expire(when)
-            decisions = pipeline.feed(entry)
-            if decisions:
-                bans.extend(_bans_of(decisions, policy, banned_until, on_ban))
-    return bans
-
-
-def _bans_of(decisions: Sequence[Decision], policy: BanPolicy,
-             banned_until: dict[tuple[str, str], float | None],
-             on_ban: Callable[[ReplayBan], None] | None) -> list[ReplayBan]:
-    """The bans that decisions of a replay earn (none for a key still banned then)."""
-    bans: list[ReplayBan] = []
-    for decision in decisions:
-        held = banned_until.get((decision.jail, decision.key), float("-inf"))
-        if held is None or held > decision.time:
-            continue  # still banned: in real life these lines would not have reached us
-        ban = policy.ban_for(decision, decision.time)
-        if ban is None:
-            continue
-        banned_until[(ban.jail, ban.key)] = ban.until
-        result = ReplayBan(ban, decision)
-        bans.append(result)
-        if on_ban is not None:
-            on_ban(result)
-    return bans
+    return [result for result in results if isinstance(result, list)]
 
 
 FAIL2BAN_COST = 4.0
@@ -183,9 +234,11 @@ of the line with every jail of its file): the weight that balances the halves.""
 def _halves(config: Config, paths: Sequence[str], explicit: bool
             ) -> list[tuple[list[str], tuple[str, ...]]] | None:
     """The jails in two halves balanced by the work they do, with the files each half reads
-    (in the given order); None if that cannot be done. Jails are independent in a replay (no
-    history: a ban's length depends on its own jail only), and a file read in both halves
-    gives each the same lines in the same order, so the bans are those of one process.
+    (in the given order); None if that cannot be done. A jail's decisions depend on its own
+    lines only (a ban resets the count of its own jail alone, which the crossing that made
+    it already did), and a file read in both halves gives each the same lines in the same
+    order: the halves' decisions merged by place are those of one process, and so are the
+    bans the parent makes of them.
 
     Native jails that read the same file stay together (they share its parse); each fail2ban
     filter jail, whose cost is its own regexes, may go alone. With `explicit` every jail
@@ -246,12 +299,12 @@ def _kind_of(path: str, probe: EntryParser, sample: int = 50) -> str | None:
     return seen.pop() if len(seen) == 1 and "other" not in seen else None
 
 
-def _replay_part(config: Config, paths: list[str], jails: tuple[str, ...], explicit: bool,
-                 counters: Any, sender: Any) -> None:
-    """A worker: the replay of some files through some jails; sends back its bans (or the
-    error), reporting its progress into `counters` meanwhile."""
+def _count_part(config: Config, files: list[tuple[int, str]], jails: tuple[str, ...],
+                explicit: bool, counters: Any, sender: Any) -> None:
+    """A worker: some (file index, path) files through some jails; sends back their decisions
+    (or the error), reporting its progress into `counters` meanwhile."""
     part = replace(config, jails=tuple(j for j in config.jails if j.name in jails))
-    progress = [ReadProgress() for _ in paths]
+    progress = [ReadProgress() for _ in files]
     done = threading.Event()
 
     def report() -> None:
@@ -260,9 +313,11 @@ def _replay_part(config: Config, paths: list[str], jails: tuple[str, ...], expli
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
+    found: Found = []
+    result: Found | BaseException = found
     try:
-        result: list[ReplayBan] | BaseException = _replay(part, paths, explicit, None,
-                                                          progress)
+        _count(part, files, explicit, progress,
+               lambda place, decisions: found.append((place, decisions)))
     except Exception as problem:  # noqa: BLE001 - any failure is handed to the parent to raise
         result = problem
     done.set()

@@ -114,3 +114,23 @@ def test_an_address_whose_own_ban_just_ended_is_still_held_by_its_prefix(tmp_pat
     assert ledger.is_banned("web", "192.0.2.7", 1200.0)  # its own ban is over, not yet expired
     assert not ledger.is_banned("mail", "192.0.2.7", 1200.0)
     assert not ledger.is_banned("web", "192.0.2.7", 5000.0)
+
+
+def test_expiry_ends_the_due_bans_soonest_first_and_never_an_extended_one_early(
+        tmp_path: Path) -> None:
+    db_path = tmp_path / "s.db"
+    ledger = Ledger(Database(db_path))
+    ledger.add([(_ban("192.0.2.1", 1300.0), ()), (_ban("192.0.2.2", 1100.0), ()),
+                (_ban("192.0.2.3", None), ()), (_ban("192.0.2.4", 1200.0), ())])
+    ledger.add([(_ban("192.0.2.4", 1500.0), ())])  # extended past its first end
+    assert ledger.expire(1099.0) == []
+    assert [c.ban.key for c in ledger.expire(1300.0)] == ["192.0.2.2", "192.0.2.1"]
+    ledger.database.close()
+
+    reopened = Ledger(Database(db_path))  # the ends are known again after a restart
+    assert reopened.expire(1499.0) == []
+    assert [(c.action, c.ban.key) for c in reopened.expire(1500.0)] == [("remove", "192.0.2.4")]
+    assert [b.key for b in reopened.active()] == ["192.0.2.3"]  # permanent
+    readded = reopened.add([(_ban("192.0.2.4", 1600.0), ())])  # banned again: a new end
+    assert [c.ban.until for c in readded] == [1600.0]
+    assert [c.ban.key for c in reopened.expire(1600.0)] == ["192.0.2.4"]

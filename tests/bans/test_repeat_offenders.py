@@ -99,9 +99,9 @@ def test_history_outside_the_window_does_not_escalate(tmp_path: Path) -> None:
 def test_recidive_bans_every_port_after_repeated_bans(tmp_path: Path) -> None:
     with _daemon(tmp_path, recidive={"maxretry": 3, "findtime": "1d", "bantime": "1w"}) as fed:
         for jail in ("web", "mail", "web"):
-            assert "recidive" not in {b.jail for b in fed.daemon.ledger.active()}
+            assert "recidive" not in {b.jail for b in fed.daemon.bans.ledger.active()}
             _serve_out(fed, _offend(fed, "203.0.113.66", jail=jail))
-        recidive = [b for b in fed.daemon.ledger.active() if b.jail == "recidive"]
+        recidive = [b for b in fed.daemon.bans.ledger.active() if b.jail == "recidive"]
         assert [(b.key, b.until - b.start) for b in recidive if b.until] == [
             ("203.0.113.66", 7 * 86400)]
         assert fed.banned("recidive") == ["203.0.113.66"]
@@ -115,8 +115,8 @@ def test_prefix_aggregation_replaces_member_bans(tmp_path: Path) -> None:
         assert fed.banned("web") == ["203.0.113.1", "203.0.113.2"]
         _offend(fed, "203.0.113.3")
         assert fed.banned("web") == ["203.0.113.0/24"]
-        assert [b.key for b in fed.daemon.ledger.active()] == ["203.0.113.0/24"]
-        assert fed.daemon.ledger.is_banned("web", "203.0.113.200", fed.clock.now())
+        assert [b.key for b in fed.daemon.bans.ledger.active()] == ["203.0.113.0/24"]
+        assert fed.daemon.bans.ledger.is_banned("web", "203.0.113.200", fed.clock.now())
         ended = {s.ban.key: s.end_reason for s in fed.daemon.database.recent_bans() if s.ended}
         assert ended == {f"203.0.113.{h}": "aggregated into 203.0.113.0/24" for h in (1, 2, 3)}
         # Other jails and other prefixes are separate.

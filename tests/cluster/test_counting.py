@@ -102,7 +102,9 @@ def test_a_node_alone_still_decides_and_a_ban_resets_the_fleet_count(
         fleet.forget(ATTACKER)  # the ban arrived: the fleet count starts over too
         assert await counters[0].flush([fleet]) == []
         assert redis_server.client().exists(key) == 0
-        fleet.maxretry = 5  # a reload changes the rule through the same attributes
-        assert fleet.local.maxretry == 5 and len(fleet) == 0
+        fleet.reconfigure(5, 60.0, 1000)  # a reload changes the rule of the local count
+        local = fleet.local
+        assert (local.maxretry, local.findtime, local.max_keys) == (5, 60.0, 1000)
+        assert len(fleet) == 0
 
     _run(redis_server, 1, body)

@@ -44,7 +44,7 @@ class Node:
         return self.enforcer.elements().get(jail, [])
 
     def origins(self) -> dict[str, str]:
-        return {ban.key: ban.origin for ban in self.daemon.ledger.active()}
+        return {ban.key: ban.origin for ban in self.daemon.bans.ledger.active()}
 
     def fail(self, client: str, times: int) -> None:
         """`times` failing GETs of `client` in one batch of this node's log."""

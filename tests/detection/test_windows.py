@@ -166,3 +166,14 @@ def test_windows_agree_with_a_plain_model_on_random_failures() -> None:
                 model[key] = times
                 assert decided is None
             assert windows.count(key) == len(model.get(key, []))
+
+
+def test_reconfigured_windows_keep_their_counts_under_the_new_rule() -> None:
+    windows = SlidingWindows(maxretry=3, findtime=10, max_keys=100)
+    windows.add(_failure("a", 0))
+    windows.add(_failure("a", 5))
+    windows.reconfigure(maxretry=4, findtime=20, max_keys=None)
+    assert (windows.maxretry, windows.findtime, windows.max_keys) == (4, 20, None)
+    assert windows.add(_failure("a", 15)) is None  # 3 of 4: t=0 is still within 20s
+    decided = windows.add(_failure("a", 16))
+    assert decided is not None and decided.count == 4

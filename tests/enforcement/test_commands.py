@@ -132,7 +132,7 @@ def test_the_daemon_hands_a_bans_failures_to_command_actions(tmp_path: Path) -> 
         daemon.process(source_lines(log, "".join(
             sshd_failed_line("192.0.2.11", "operator", pid=4242 + n, port=50022, host="host",
                              when=T0 + n) for n in range(3))))
-        assert daemon.enforcer.settle(10)  # type: ignore[attr-defined]
+        assert daemon.bans.enforcer.settle(10)  # type: ignore[attr-defined]
         assert (tmp_path / "users").read_text() == "operator\n"
         assert (tmp_path / "shell-banned-192.0.2.11").exists()
     finally:

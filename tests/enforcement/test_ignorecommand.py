@@ -7,7 +7,7 @@ from pathlib import Path
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.policy import BanPolicy
-from floodwall.enforcement.ignorecommand import DEFAULT_CACHE, IgnoreCommand
+from floodwall.enforcement.ignorecommand import DEFAULT_CACHE, IgnoreCommand, ignore_commands
 from floodwall.model import Decision
 from floodwall.settings.values import JailConfig
 
@@ -24,7 +24,7 @@ def test_exit_zero_ignores_the_address_and_one_bans_it(tmp_path: Path) -> None:
     script = _script(tmp_path, f'echo "$1" >> {calls}\n[ "$1" = 192.0.2.7 ]\n')
     jail = JailConfig(name="sshd", logpath=(), filter="sshd", maxretry=3, findtime=600,
                       bantime=3600, ignorecommand=f"{script} <ip>")
-    policy = BanPolicy({"sshd": jail}, Allowlist(()))
+    policy = BanPolicy({"sshd": jail}, Allowlist(()), ignore_checks=ignore_commands([jail]))
     refusal = policy.refusal("192.0.2.7", "sshd")
     assert refusal is not None and "ignorecommand" in refusal.reason
     assert policy.refusal("192.0.2.8", "sshd") is None

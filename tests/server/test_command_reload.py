@@ -94,7 +94,7 @@ def test_a_reload_that_brings_the_first_command_action_runs_it(tmp_path: Path) -
 
     async def main(daemon: Daemon) -> None:
         _two_attempts(daemon, tmp_path, "192.0.2.8")
-        assert [ban.key for ban in daemon.ledger.active()] == ["192.0.2.8"]  # the native ban
+        assert [ban.key for ban in daemon.bans.ledger.active()] == ["192.0.2.8"]  # the native ban
         assert not (marks / "started").exists()
         (directory / "jail.local").write_text(JAIL_LOCAL.format(root=tmp_path))
         await daemon.reload()

@@ -207,3 +207,43 @@ def test_restart_reapplies_active_bans_and_resumes_logs(tmp_path: Path) -> None:
 
     _started(tmp_path, first)
     _started(tmp_path, second)
+
+
+def test_a_jails_ban_keeps_the_other_jails_counts_and_a_hand_ban_resets_them_all(
+        tmp_path: Path) -> None:
+    from floodwall.clock import ManualClock
+    from floodwall.config.loader import parse_config
+    from floodwall.model import SourceLine
+    from tests.support.lines import access_line
+
+    config = parse_config(
+        f'[floodwall]\nstate_dir = "{tmp_path}/state"\nsocket = "{tmp_path}/c.sock"\n'
+        'backend = "dry-run"\nprotect_ssh_sessions = false\n'
+        f'[jails.web]\nlogpath = "{tmp_path}/web.log"\nmethods = ["GET"]\nstatus = [404]\n'
+        f'maxretry = 3\n[jails.login]\nlogpath = "{tmp_path}/login.log"\n'
+        'methods = ["POST"]\nmaxretry = 3\n', str(tmp_path / "floodwall.toml"))
+    clock = ManualClock(1_800_000_000.0)
+    daemon = Daemon(config, clock=clock, enforcer=RecordingEnforcer())
+    lines = 0
+
+    def fail(client: str, log: str) -> list[str]:
+        nonlocal lines
+        lines += 1
+        method = "GET" if log == "web" else "POST"
+        text = access_line(client, "/x", method=method, when=clock.now()).rstrip("\n")
+        made = daemon.process([SourceLine(str(tmp_path / f"{log}.log"), lines, text)])
+        return [ban.jail for ban in made]
+
+    counts = {name: jail.windows.count for name, jail in daemon.jails.items()}
+    try:
+        daemon.bans.rebuild_firewall()
+        assert fail("203.0.113.1", "login") == fail("203.0.113.1", "login") == []
+        assert [fail("203.0.113.1", "web") for _ in range(3)] == [[], [], ["web"]]
+        assert counts["login"]("203.0.113.1") == 2  # the web ban left it alone
+        assert fail("203.0.113.1", "login") == ["login"]
+        for log in ("web", "login", "web", "login"):
+            fail("203.0.113.2", log)
+        daemon.manual_ban({"address": "203.0.113.2"})
+        assert counts["web"]("203.0.113.2") == counts["login"]("203.0.113.2") == 0
+    finally:
+        daemon.database.close()

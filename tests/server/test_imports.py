@@ -74,7 +74,8 @@ def test_without_a_daemon_the_ledger_gets_them_and_the_next_start_enforces_them(
     enforcer = RecordingEnforcer()
 
     async def body(daemon: Daemon) -> None:
-        assert sorted(b.key for b in daemon.ledger.active()) == ["198.51.100.1", "198.51.100.2"]
+        active = sorted(b.key for b in daemon.bans.ledger.active())
+        assert active == ["198.51.100.1", "198.51.100.2"]
         assert enforcer.elements()["sshd"] == ["198.51.100.2"]
 
     with_daemon(config, body, enforcer=enforcer)

@@ -46,7 +46,7 @@ def test_a_catastrophic_line_is_skipped_reported_and_banning_goes_on(
         jail = _jail_status(fed, "slow")
         assert jail["lines_timed_out"] == 1
         assert jail["failures"] == 3  # the interrupted line counted for nothing
-        assert not fed.daemon.ledger.is_banned("slow", "192.0.2.9", fed.clock.now())
+        assert not fed.daemon.bans.ledger.is_banned("slow", "192.0.2.9", fed.clock.now())
     report = _the_one_report(caplog)
     assert f"{log} line 1 took more than 0.25s" in report
     assert report.endswith(

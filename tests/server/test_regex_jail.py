@@ -25,11 +25,11 @@ def test_a_regex_jail_bans_the_host_group_and_honours_ignoreregex(tmp_path: Path
                  + _login_failed(2, "monitoring", "192.0.2.20")
                  # an address written into the user name is not the source
                  + _login_failed(3, "198.51.100.1", "192.0.2.21"))
-        assert fed.daemon.ledger.active() == []
+        assert fed.daemon.bans.ledger.active() == []
         fed.feed(log, _login_failed(4, "root", "192.0.2.21"), first_line=4)
-        [ban] = fed.daemon.ledger.active()
+        [ban] = fed.daemon.bans.ledger.active()
         assert ban.key == "192.0.2.21" and ban.count == 2
         assert fed.banned("app") == ["192.0.2.21"]
         assert fed.daemon.pipeline.jails["app"].failures_seen == 2  # the ignored lines: none
-        assert not fed.daemon.ledger.is_banned("app", "198.51.100.1", fed.clock.now())
+        assert not fed.daemon.bans.ledger.is_banned("app", "198.51.100.1", fed.clock.now())
         assert "lines matching failregex" in ban.reason

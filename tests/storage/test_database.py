@@ -71,3 +71,18 @@ def test_a_database_of_an_older_schema_is_brought_up_to_date(tmp_path: Path) -> 
     version = db._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert version == (str(SCHEMA_VERSION),)
     db.close()
+
+
+def test_an_in_memory_database_holds_bans_and_leaves_no_file(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    from floodwall.model import Ban
+    from floodwall.storage.database import IN_MEMORY
+
+    monkeypatch.chdir(tmp_path)
+    database = Database(IN_MEMORY)
+    [ban_id] = database.add_bans([(Ban("192.0.2.1", "web", 10.0, 70.0, 3), ())])
+    assert [stored.id for stored in database.open_bans()] == [ban_id]
+    assert database.count_bans("192.0.2.1", 0.0) == 1
+    database.close()
+    assert list(tmp_path.iterdir()) == []

@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from floodwall.bans.addons import Addon
 from floodwall.clock import Clock, ManualClock
 from floodwall.enforcement.base import Enforcer
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.model import Ban
-from floodwall.server.addons import Addon
 from floodwall.server.daemon import Daemon
 from floodwall.settings.values import Config
 from tests.support.lines import T0, source_lines
@@ -44,17 +44,18 @@ class FedDaemon:
         return self.daemon.process(source_lines(path, text, first_line))
 
     def banned(self, jail: str) -> list[str]:
-        """The keys in `jail`'s firewall set, sorted (none before its first ban)."""
+        """The keys in `jail`'s firewall set, sorted."""
         return self.firewall.elements().get(jail, [])
 
 
 @contextmanager
 def fed_daemon(config: Config, *, start: float = T0) -> Iterator[FedDaemon]:
-    """A daemon on `config` with a manual clock at `start` and a recording firewall, for
-    feeding lines directly; its database is closed on exit."""
+    """A daemon on `config` with a manual clock at `start` and a recording firewall set up
+    as at start, for feeding lines directly; its database is closed on exit."""
     clock = ManualClock(start)
     firewall = RecordingEnforcer()
     daemon = Daemon(config, clock=clock, enforcer=firewall)
+    daemon.bans.rebuild_firewall()  # as start() does, without following any file
     try:
         yield FedDaemon(daemon, clock, firewall)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,6 +23,12 @@ class Ledger:
             (jail, key): ipaddress.ip_network(key) for jail, key in self._active if "/" in key}
         self._group_of: Callable[[str], str | None] | None = None
         self._groups: dict[tuple[str, str], set[str]] = {}
+        # (until, jail, key) of the bans that end, soonest first, so expiring looks only at
+        # the due ones; an entry whose ban ended or was extended meanwhile is skipped.
+        self._ends: list[tuple[float, str, str]] = [
+            (stored.ban.until, jail, key) for (jail, key), stored in self._active.items()
+            if stored.ban.until is not None]
+        heapq.heapify(self._ends)
 
     def group_by(self, group_of: Callable[[str], str | None] | None) -> None:
         """Index the active bans by `group_of(key)` (e.g. the /24 holding an address; None:
@@ -78,9 +85,11 @@ class Ledger:
             extended = replace(old, until=ban.until, count=old.count + ban.count)
             self.database.extend_ban(stored.id, extended.until, extended.count)
             self._active[(ban.jail, ban.key)] = replace(stored, ban=extended)
+            self._ends_at(extended)
             changes.append(Change("add", extended))
         for ban_id, (ban, _) in zip(self.database.add_bans(new), new, strict=True):
             self._active[(ban.jail, ban.key)] = StoredBan(ban_id, ban)
+            self._ends_at(ban)
             if "/" in ban.key:
                 self._prefixes[(ban.jail, ban.key)] = ipaddress.ip_network(ban.key)
             self._index(ban.jail, ban.key)
@@ -94,9 +103,15 @@ class Ledger:
         return self._end(ended, now, reason)
 
     def expire(self, now: float) -> list[Change]:
-        """End every ban whose time is over."""
-        due = [s for s in self._active.values() if s.ban.until is not None and s.ban.until <= now]
-        return self._end(due, now, "expired")
+        """End every ban whose time is over (soonest end first)."""
+        due: dict[tuple[str, str], StoredBan] = {}
+        ends = self._ends
+        while ends and ends[0][0] <= now:
+            until, jail, key = heapq.heappop(ends)
+            stored = self._active.get((jail, key))
+            if stored is not None and stored.ban.until == until:
+                due[(jail, key)] = stored
+        return self._end(list(due.values()), now, "expired")
 
     def _end(self, ended: list[StoredBan], now: float, reason: str) -> list[Change]:
         if not ended:
@@ -113,6 +128,10 @@ class Ledger:
                 if not members:
                     del self._groups[(jail, group)]
         return [Change("remove", stored.ban) for stored in ended]
+
+    def _ends_at(self, ban: Ban) -> None:
+        if ban.until is not None:
+            heapq.heappush(self._ends, (ban.until, ban.jail, ban.key))
 
     def _index(self, jail: str, key: str) -> None:
         if self._group_of is not None:

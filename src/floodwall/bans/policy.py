@@ -5,15 +5,26 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from floodwall.addresses import Allowlist
 from floodwall.bans.escalation import escalated_bantime
-from floodwall.enforcement.ignorecommand import DEFAULT_CACHE, IgnoreCommand
 from floodwall.model import Ban, Decision
 from floodwall.settings.values import JailConfig
 
 History = Callable[[str, float, "str | None"], int]
 """(key, since, jail or None for all jails) -> bans of the key since then."""
+
+
+class IgnoreCheck(Protocol):
+    """Asked before a jail bans whether to leave a key be (fail2ban's ignorecommand)."""
+
+    text: str
+    """What it runs, named in the refusal."""
+
+    def ignores(self, key: str) -> bool:
+        """True to leave `key` be."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +40,7 @@ class BanPolicy:
     refuses allowlisted and protected keys."""
 
     def __init__(self, jails: Mapping[str, JailConfig], allowlist: Allowlist, *,
+                 ignore_checks: Mapping[str, IgnoreCheck] | None = None,
                  history: History | None = None, history_seconds: float = 30 * 86400.0,
                  rng: random.Random | None = None) -> None:
         self.jails = jails
@@ -40,9 +52,9 @@ class BanPolicy:
         self.protected: dict[str, str] = {}
         """Addresses never banned, with why (this host, ssh sessions, fleet nodes)."""
         self._jail_allowlists = {name: Allowlist(j.ignoreip) for name, j in jails.items()}
-        self._ignore_commands = {
-            name: IgnoreCommand(name, j.ignorecommand, cache=j.ignorecache or DEFAULT_CACHE)
-            for name, j in jails.items() if j.ignorecommand}
+        self._ignore_checks = dict(ignore_checks or {})
+        """By jail name: the check it asks before banning (the wiring builds them, e.g.
+        enforcement.ignorecommand's, which run commands)."""
 
     def protect(self, addresses: Mapping[str, str]) -> None:
         """Add addresses that must never be banned, each with the reason."""
@@ -55,9 +67,9 @@ class BanPolicy:
         if key in self.allowlist or (jail is not None and key in self._jail_allowlists.get(
                 jail, self.allowlist)):
             return Refusal(key, "it is allowlisted (ignoreip)")
-        command = self._ignore_commands.get(jail) if jail is not None else None
-        if command is not None and command.ignores(key):
-            return Refusal(key, f"the jail's ignorecommand says to ignore it ({command.text})")
+        check = self._ignore_checks.get(jail) if jail is not None else None
+        if check is not None and check.ignores(key):
+            return Refusal(key, f"the jail's ignorecommand says to ignore it ({check.text})")
         return None
 
     def ban_for(self, decision: Decision, start: float) -> Ban | None:

@@ -65,7 +65,7 @@ class Intake:
 
 
 Apply = Callable[[list[tuple[Ban, Sequence[Failure]]]], Sequence[object]]
-"""Records active bans (the daemon's apply_bans, or a Ledger's add); returns what changed."""
+"""Records active bans (BanService.apply, or a Ledger's add); returns what changed."""
 
 
 def take_in(database: Database, entries: Sequence[Entry], now: float, apply: Apply,

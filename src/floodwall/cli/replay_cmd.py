@@ -82,8 +82,8 @@ def _replay(args: argparse.Namespace) -> int:
     def emit(result: ReplayBan) -> None:
         if args.json:
             ban = result.ban
-            print_json({"jail": ban.jail, "address": ban.key, "time": result.decision.time,
-                        "failures": result.decision.count})
+            print_json({"jail": ban.jail, "address": ban.key, "time": ban.start,
+                        "failures": ban.count})
             sys.stdout.flush()
 
     show_progress = not args.no_progress and sys.stderr.isatty()
@@ -96,10 +96,9 @@ def _replay(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     if not args.json:
         print_table(["time", "jail", "address", "failures", "ban", "why"],
-                    [[timestamp(r.decision.time), r.ban.jail, r.ban.key,
-                      str(r.decision.count),
-                      format_duration(None if r.ban.until is None else r.ban.until - r.ban.start),
-                      r.decision.reason] for r in bans])
+                    [[timestamp(b.start), b.jail, b.key, str(b.count),
+                      format_duration(None if b.until is None else b.until - b.start), b.reason]
+                     for b in (r.ban for r in bans)])
     print(f"{stats.lines:,} lines from {len(paths)} file(s) in {elapsed:.1f}s: "
           f"{len(bans)} ban(s)", file=sys.stderr)
     return 0

@@ -53,32 +53,9 @@ class FleetWindows:
         self._held = 0
         self._forgotten: set[str] = set()
 
-    @property
-    def maxretry(self) -> int:
-        """Failures within findtime that make a decision."""
-        return self.local.maxretry
-
-    @maxretry.setter
-    def maxretry(self, value: int) -> None:
-        self.local.maxretry = value
-
-    @property
-    def findtime(self) -> float:
-        """Window length in seconds."""
-        return self.local.findtime
-
-    @findtime.setter
-    def findtime(self, value: float) -> None:
-        self.local.findtime = value
-
-    @property
-    def max_keys(self) -> int | None:
-        """Keys counted on this node at most (None: no limit)."""
-        return self.local.max_keys
-
-    @max_keys.setter
-    def max_keys(self, value: int | None) -> None:
-        self.local.max_keys = value
+    def reconfigure(self, maxretry: int, findtime: float, max_keys: int | None) -> None:
+        """Count on under new settings (a reload): here, and in the fleet from the next flush."""
+        self.local.reconfigure(maxretry, findtime, max_keys)
 
     def add(self, failure: Failure) -> Crossing | None:
         """Count a failure here and hold it for the fleet; the local crossing if it crossed."""
@@ -158,7 +135,7 @@ class FleetCounter:
             if stale:  # first: a key banned and failing again in one batch starts over
                 pipe.delete(*stale)
             for fleet, key, failures in batches:
-                args: list[str | int | float] = [fleet.maxretry, fleet.findtime]
+                args: list[str | int | float] = [fleet.local.maxretry, fleet.local.findtime]
                 for failure in failures:
                     self._seq += 1
                     args += [repr(failure.time), f"{self._member}{self._seq}"]
@@ -168,12 +145,12 @@ class FleetCounter:
         counts = results[1:] if stale else results
         return [_decision(fleet, key, failures, int(count))
                 for (fleet, key, failures), count in zip(batches, counts, strict=True)
-                if int(count) >= fleet.maxretry]
+                if int(count) >= fleet.local.maxretry]
 
 
 def _decision(fleet: FleetWindows, key: str, failures: list[Failure], count: int) -> Decision:
-    reason = (f"{count} failures across the fleet within {format_duration(fleet.findtime)}, "
-              f"limit {fleet.maxretry}")
+    reason = (f"{count} failures across the fleet within "
+              f"{format_duration(fleet.local.findtime)}, limit {fleet.local.maxretry}")
     fleet.local.forget(key)
     return Decision(fleet.jail, key, max(f.time for f in failures), reason, tuple(failures),
                     count)

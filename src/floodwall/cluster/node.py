@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from floodwall.bans.addons import Addon, AddonHost
 from floodwall.cluster.connection import connect, explain
 from floodwall.cluster.counting import FleetCounter, FleetWindows
 from floodwall.cluster.decisions import DecisionStream, FleetDecision, stream_id
@@ -30,8 +31,6 @@ from floodwall.settings.values import ClusterConfig
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
-
-    from floodwall.server.daemon import Daemon
 
 log = logging.getLogger("floodwall.cluster")
 RECONNECT_FIRST = 0.1
@@ -47,7 +46,7 @@ LOCAL_ORIGINS = frozenset({"local", "manual"})
 """Origins of the bans this node made itself."""
 
 
-class ClusterNode:
+class ClusterNode(Addon):
     """Addon sharing bans, unbans and fleet-scope counts with the fleet through Redis."""
 
     def __init__(self, config: ClusterConfig, source: str = "the configuration") -> None:
@@ -63,7 +62,7 @@ class ClusterNode:
         """Seconds between the newest decision in the stream and the last one applied."""
         self.cursor: str | None = None
         """ID of the last stream entry applied."""
-        self._daemon: Daemon | None = None
+        self._host: AddonHost | None = None
         self._queue: DecisionQueue | None = None
         self._windows: list[FleetWindows] = []
         self._remote = False
@@ -79,26 +78,26 @@ class ClusterNode:
 
     # --- addon events -------------------------------------------------------------------
 
-    async def on_start(self, daemon: Daemon) -> None:
+    async def on_start(self, host: AddonHost) -> None:
         """Install the fleet windows and start talking to Redis in the background."""
-        self._daemon = daemon
-        self._queue = DecisionQueue(daemon.database, self.config.fleet)
-        self.cursor = daemon.database.get_meta(self._cursor_key)
+        self._host = host
+        self._queue = DecisionQueue(host.database, self.config.fleet)
+        self.cursor = host.database.get_meta(self._cursor_key)
         self._install_windows()
         self._task = asyncio.create_task(self._run(), name="floodwall-cluster")
 
-    def on_ban(self, bans: list[Ban]) -> None:
+    def on_ban(self, bans: Sequence[Ban]) -> None:
         """Queue this node's bans for the fleet (bans applied from the fleet are not)."""
         if self._remote or self._queue is None:
             return
         self._queue.put([FleetDecision.ban(ban, self.config.node) for ban in bans])
         self._publish_wanted.set()
 
-    def on_unban(self, bans: list[Ban]) -> None:
+    def on_unban(self, bans: Sequence[Ban]) -> None:
         """Queue this node's early unbans for the fleet."""
-        if self._remote or self._queue is None or self._daemon is None:
+        if self._remote or self._queue is None or self._host is None:
             return
-        now = self._daemon.clock.now()
+        now = self._host.clock.now()
         self._queue.put([FleetDecision.unban(ban, self.config.node, now) for ban in bans])
         self._publish_wanted.set()
 
@@ -120,7 +119,7 @@ class ClusterNode:
     def status(self) -> dict[str, Any]:
         """The fleet as this node sees it, for `floodwall status`."""
         own = self.config.node
-        active = self._daemon.ledger.active() if self._daemon else []
+        active = self._host.bans.ledger.active() if self._host else []
         by_origin = Counter(own if ban.origin in LOCAL_ORIGINS else ban.origin for ban in active)
         nodes = [{"name": name, "last_heartbeat": info.get("time"),
                   "advertise": info.get("advertise", []), "active_bans": info.get("active_bans")}
@@ -192,32 +191,32 @@ class ClusterNode:
         """Missed decisions in order, then our own bans again, then the fleet's state, then
         the bans the fleet lifted after they were made (their unbans may have been trimmed
         from the stream while this node was away)."""
-        assert self._daemon is not None
+        assert self._host is not None
         newest = await stream.last_id()
         if self.cursor is not None and stream_id(self.cursor) <= stream_id(newest):
             missed = await stream.between(self.cursor, newest)
             self._apply([decision for _, decision in missed], skip_own=True)
-        own = [FleetDecision.ban(ban, self.config.node) for ban in self._daemon.ledger.active()
-               if ban.origin in LOCAL_ORIGINS]
+        own = [FleetDecision.ban(ban, self.config.node)
+               for ban in self._host.bans.ledger.active() if ban.origin in LOCAL_ORIGINS]
         await stream.publish(own)
-        self._apply(await stream.active(self._daemon.clock.now()), skip_own=False)
+        self._apply(await stream.active(self._host.clock.now()), skip_own=False)
         await self._lift_what_the_fleet_lifted(stream)
         self._set_cursor(newest)
 
     async def _lift_what_the_fleet_lifted(self, stream: DecisionStream) -> None:
         """Lift (without publishing again) each active ban made no later than the fleet's
         latest unban of its jail and key: Redis refuses such a ban, so no node keeps it."""
-        daemon = self._daemon
-        assert daemon is not None
-        active = daemon.ledger.active()
+        host = self._host
+        assert host is not None
+        active = host.bans.ledger.active()
         stale = [ban for ban, lifted in zip(active, await stream.lifted_at(active), strict=True)
                  if lifted is not None and ban.start <= lifted]
-        now = daemon.clock.now()
+        now = host.clock.now()
         self._remote = True
         try:
             for ban in stale:
-                daemon.lift_bans(ban.key, now, "unbanned in the fleet while this node was away",
-                                 ban.jail)
+                host.bans.lift(ban.key, now, "unbanned in the fleet while this node was away",
+                               ban.jail)
         finally:
             self._remote = False
 
@@ -230,9 +229,9 @@ class ClusterNode:
 
     def _apply(self, decisions: Sequence[FleetDecision], *, skip_own: bool) -> None:
         """Fleet decisions through the daemon's ban path, in order, without re-publishing."""
-        daemon = self._daemon
-        assert daemon is not None
-        now = daemon.clock.now()
+        host = self._host
+        assert host is not None
+        service, now = host.bans, host.clock.now()
         bans: list[tuple[Ban, Sequence[Failure]]] = []
         self._remote = True
         try:
@@ -241,30 +240,30 @@ class ClusterNode:
                     continue
                 if decision.action == "ban":
                     if (decision.until is None or decision.until > now) and \
-                            daemon.policy.refusal(decision.key, decision.jail) is None:
+                            service.policy.refusal(decision.key, decision.jail) is None:
                         bans.append((decision.to_ban(), ()))
                     continue
-                daemon.apply_bans(bans, now)
+                service.apply(bans, now)
                 bans = []
-                daemon.lift_bans(decision.key, now, f"unbanned on node {decision.origin}",
-                                 decision.jail)
-            daemon.apply_bans(bans, now)
+                service.lift(decision.key, now, f"unbanned on node {decision.origin}",
+                               decision.jail)
+            service.apply(bans, now)
         finally:
             self._remote = False
 
     def _set_cursor(self, entry_id: str) -> None:
         if entry_id != self.cursor:
             self.cursor = entry_id
-            assert self._daemon is not None
-            self._daemon.database.set_meta(self._cursor_key, entry_id)
+            assert self._host is not None
+            self._host.database.set_meta(self._cursor_key, entry_id)
 
     # --- counting -----------------------------------------------------------------------
 
     def _install_windows(self) -> None:
         """Fleet windows for the jails with scope = "fleet" (again after a reload)."""
-        assert self._daemon is not None
+        assert self._host is not None
         windows: list[FleetWindows] = []
-        for jail in self._daemon.pipeline.jails.values():
+        for jail in self._host.jails.values():
             current: Any = jail.windows  # FleetWindows stands in for SlidingWindows
             if jail.config.scope != "fleet":
                 if isinstance(current, FleetWindows):
@@ -277,7 +276,7 @@ class ClusterNode:
         self._windows = windows
 
     async def _count_loop(self, counter: FleetCounter) -> None:
-        assert self._daemon is not None
+        assert self._host is not None
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._count_wanted.wait(), COUNT_INTERVAL)
@@ -285,16 +284,16 @@ class ClusterNode:
             self._install_windows()
             decisions = await counter.flush(self._windows)
             if decisions:
-                self._daemon.ban(decisions, self._daemon.clock.now())
+                self._host.bans.decide(decisions, self._host.clock.now())
 
     # --- heartbeats ---------------------------------------------------------------------
 
     async def _heartbeat_loop(self, client: aioredis.Redis, stream: DecisionStream) -> None:
-        assert self._daemon is not None
+        assert self._host is not None
         key = f"{self.config.prefix()}nodes"
         while not self._stopping:
             beat = {"time": time.time(), "advertise": list(self.config.advertise),
-                    "active_bans": len(self._daemon.ledger.active()), "cursor": self.cursor}
+                    "active_bans": len(self._host.bans.ledger.active()), "cursor": self.cursor}
             async with client.pipeline(transaction=False) as pipe:
                 pipe.hset(key, self.config.node, json.dumps(beat))
                 pipe.hgetall(key)
@@ -308,7 +307,7 @@ class ClusterNode:
 
     def _protect_fleet(self) -> None:
         """The fleet's own gateways are never banned by this node."""
-        assert self._daemon is not None
-        self._daemon.policy.protect({
+        assert self._host is not None
+        self._host.bans.policy.protect({
             address: f"it is fleet node {name}" for name, info in self.nodes.items()
             for address in info.get("advertise", ())})

@@ -23,10 +23,19 @@ class Jail:
         self.name = config.name
         self.filter = line_filter
         self.allowlist = allowlist
+        self.max_keys = max_keys
+        """Keys counted at most (None: no limit)."""
         self.windows = SlidingWindows(config.maxretry, config.findtime, max_keys)
         self._ipv6_prefix = config.ipv6_key_prefix
         self.failures_seen = 0
         """Failures counted since start (allowlisted ones excluded)."""
+
+    def take_counts(self, previous: Jail) -> None:
+        """Count on from where `previous` (this jail before a reload) left off, under this
+        jail's maxretry, findtime and key limit."""
+        self.windows = previous.windows
+        self.windows.reconfigure(self.config.maxretry, self.config.findtime, self.max_keys)
+        self.failures_seen = previous.failures_seen
 
     def on_entry(self, entry: Entry) -> list[Decision]:
         """Feed one parsed line; returns the decisions it triggers."""
@@ -56,7 +65,8 @@ class Jail:
                         crossing.count)
 
     def on_ban(self, key: str) -> None:
-        """The key was banned (by this jail or by hand): its count starts over."""
+        """The key was banned (by this jail, or from outside the counting: by hand, imported,
+        from the fleet): its count starts over."""
         self.windows.forget(key)
 
     def expire(self, now: float) -> None:

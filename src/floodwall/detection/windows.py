@@ -50,6 +50,10 @@ class SlidingWindows:
         self._times: dict[str, float | list[float]] = {}
         self._evidence: dict[str, list[Failure]] = {}
 
+    def reconfigure(self, maxretry: int, findtime: float, max_keys: int | None) -> None:
+        """Count on under new settings (a reload); the windows already made stay."""
+        self.maxretry, self.findtime, self.max_keys = maxretry, findtime, max_keys
+
     @property
     def keep_from(self) -> int:
         """Window size from which failures are kept whole (and the key is never evicted)."""

@@ -6,9 +6,10 @@ import logging
 import subprocess
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from floodwall.enforcement.commands import RefusedValue, command_argv
+from floodwall.settings.values import JailConfig
 
 log = logging.getLogger("floodwall.enforcement")
 
@@ -71,3 +72,10 @@ class IgnoreCommand:
             log.error("jail %s: ignorecommand for %s exited with %d: %s", self.jail, key,
                       result.returncode, result.stderr.strip()[-300:])
         return result.returncode == 0
+
+
+def ignore_commands(jails: Iterable[JailConfig]) -> dict[str, IgnoreCommand]:
+    """The ignorecommand of each jail that has one, by jail name (for the ban policy)."""
+    return {jail.name: IgnoreCommand(jail.name, jail.ignorecommand,
+                                     cache=jail.ignorecache or DEFAULT_CACHE)
+            for jail in jails if jail.ignorecommand}

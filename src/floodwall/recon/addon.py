@@ -9,8 +9,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
 
+from floodwall.bans.addons import Addon, AddonHost
 from floodwall.model import Ban
 from floodwall.recon.enricher import Enricher, build_enricher
 from floodwall.settings.values import ReconConfig
@@ -22,7 +22,7 @@ QUEUE_LIMIT = 100_000
 """Addresses waiting at most; beyond that new bans are not enriched in the background."""
 
 
-class ReconAddon:
+class ReconAddon(Addon):
     """Enriches banned addresses on the daemon's loop without ever blocking it."""
 
     def __init__(self, config: ReconConfig) -> None:
@@ -33,9 +33,9 @@ class ReconAddon:
         self._queued: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
 
-    async def on_start(self, daemon: Any) -> None:
+    async def on_start(self, host: AddonHost) -> None:
         """Build the enricher, load the offline data (in a thread), start the workers."""
-        self.enricher = build_enricher(self.config, daemon.database, clock=daemon.clock)
+        self.enricher = build_enricher(self.config, host.database, clock=host.clock)
         await asyncio.to_thread(self.enricher.geo.load)
         self._workers = [asyncio.create_task(self._work(self.enricher), name=f"recon-{n}")
                          for n in range(WORKERS)]

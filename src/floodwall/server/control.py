@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -12,7 +13,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from floodwall.addresses import normalise_address, parse_key
 from floodwall.errors import ControlError, FloodwallError
+from floodwall.model import Ban
 
 log = logging.getLogger("floodwall.control")
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -56,10 +59,8 @@ class ControlServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-        except FileNotFoundError:
-            pass
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -123,3 +124,22 @@ def request(path: str, command: str, **arguments: Any) -> dict[str, Any]:
     if not answer.get("ok"):
         raise ControlError(answer.get("error", "request refused"))
     return dict(answer)
+
+
+def request_key(request: dict[str, Any]) -> str:
+    """The address or prefix a request names; ControlError if it names neither."""
+    text = str(request.get("address") or "")
+    key = normalise_address(text)
+    if key is None:
+        try:
+            key = str(parse_key(text))
+        except ValueError:
+            raise ControlError(f"{text!r} is not an IP address or network") from None
+    return key
+
+
+def ban_json(ban: Ban, now: float) -> dict[str, Any]:
+    """A ban as an answer shows it."""
+    return {"address": ban.key, "jail": ban.jail, "start": ban.start, "until": ban.until,
+            "remaining": ban.remaining(now), "failures": ban.count, "origin": ban.origin,
+            "reason": ban.reason}

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from floodwall.bans.addons import Addon, AddonHost
 from floodwall.errors import ConfigError, ControlError
 from floodwall.matching.accesslog import request_reader
 from floodwall.model import Ban
@@ -70,7 +71,7 @@ def ensure_token(path: str) -> str:
     return token
 
 
-class HttpServer:
+class HttpServer(Addon):
     """An addon serving the dashboard, API and metrics for the daemon it is started with."""
 
     def __init__(self, config: HttpConfig, recon: ReconAddon | None = None) -> None:
@@ -78,20 +79,20 @@ class HttpServer:
         self.recon = recon
         self.port: int | None = None
         """The port actually bound (useful when listen asks for port 0)."""
-        self._daemon: Any = None
+        self._host: AddonHost | None = None
         self._enricher: Enricher | None = None
         self._token = ""
         self._runner: web.AppRunner | None = None
 
-    async def on_start(self, daemon: Any) -> None:
+    async def on_start(self, host: AddonHost) -> None:
         """Read (or make) the token and start listening."""
-        self._daemon = daemon
+        self._host = host
         self._token = ensure_token(self.config.token_file)
         if self.recon is not None and self.recon.enricher is not None:
             self._enricher = self.recon.enricher
         else:
-            self._enricher = build_enricher(daemon.config.recon, daemon.database,
-                                            clock=daemon.clock, network=False)
+            self._enricher = build_enricher(host.config.recon, host.database,
+                                            clock=host.clock, network=False)
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
         app.add_routes([
             web.get("/", self._dashboard), web.get("/fragment", self._fragment),
@@ -101,8 +102,8 @@ class HttpServer:
             web.get("/metrics", self._metrics)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        host, _, port = self.config.listen.rpartition(":")
-        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        address, _, port = self.config.listen.rpartition(":")
+        site = web.TCPSite(self._runner, address.strip("[]"), int(port))
         try:
             await site.start()
         except OSError as problem:
@@ -112,7 +113,13 @@ class HttpServer:
         server = site._server  # aiohttp keeps the asyncio server here; it knows the real port
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else int(port)
-        log.info("dashboard and API on http://%s:%s/", host, self.port)
+        log.info("dashboard and API on http://%s:%s/", address, self.port)
+
+    @property
+    def _daemon(self) -> AddonHost:
+        """The daemon this server answers for (its routes exist only once started)."""
+        assert self._host is not None
+        return self._host
 
     async def on_stop(self) -> None:
         """Stop listening."""
@@ -220,7 +227,7 @@ class HttpServer:
         report = self._report_view(request)
         now = self._daemon.clock.now()
         bans = []
-        for ban in sorted(self._daemon.ledger.active(), key=lambda b: -b.start):
+        for ban in sorted(self._daemon.bans.ledger.active(), key=lambda b: -b.start):
             who = enricher.known(ban.key)
             bans.append(ActiveBan(ban.key, ban.jail, ban.start, ban.remaining(now), ban.count,
                                   who.network_label(), who.country, ban.reason))

@@ -11,10 +11,11 @@ from typing import Any
 from floodwall.addresses import Allowlist
 from floodwall.bans.ledger import Ledger
 from floodwall.bans.policy import BanPolicy
+from floodwall.bans.service import MANUAL_JAIL
 from floodwall.bans.transfer import Entry, Intake, entry_record, take_in
+from floodwall.enforcement.ignorecommand import ignore_commands
 from floodwall.errors import ControlError, ImportFileError
 from floodwall.server.control import request
-from floodwall.server.daemon import MANUAL_JAIL
 from floodwall.settings.values import Config
 from floodwall.storage.database import Database
 
@@ -37,7 +38,9 @@ def deliver(config: Config, entries: Sequence[Entry], now: float) -> tuple[Intak
 
 def into_database(config: Config, entries: Sequence[Entry], now: float) -> Intake:
     """Take the entries into the ledger database directly (no daemon running)."""
-    policy = BanPolicy({j.name: j for j in config.enabled_jails()}, Allowlist(config.ignoreip))
+    jails = config.enabled_jails()
+    policy = BanPolicy({j.name: j for j in jails}, Allowlist(config.ignoreip),
+                       ignore_checks=ignore_commands(jails))
     database = Database(config.database)
     try:
         ledger = Ledger(database)

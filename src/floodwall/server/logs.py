@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from floodwall.bans.addons import Addon
 from floodwall.model import Ban
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def configure_logging(json_lines: bool, verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-class BanLog:
+class BanLog(Addon):
     """Addon: a structured record of every ban and unban, with what recon knows by then."""
 
     def __init__(self, recon: ReconAddon | None = None) -> None:

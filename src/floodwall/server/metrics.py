@@ -47,9 +47,10 @@ class DaemonCollector(Collector):
         bans = CounterMetricFamily("floodwall_bans", "Bans added or extended since start.",
                                    labels=["jail"])
         active = GaugeMetricFamily("floodwall_active_bans", "Bans in force.", labels=["jail"])
-        active_by_jail = Counter(ban.jail for ban in daemon.ledger.active())
-        for name in sorted({*jails, *daemon.bans_by_jail, *active_by_jail}):
-            bans.add_metric([name], daemon.bans_by_jail.get(name, 0))
+        made = daemon.bans.made
+        active_by_jail = Counter(ban.jail for ban in daemon.bans.ledger.active())
+        for name in sorted({*jails, *made, *active_by_jail}):
+            bans.add_metric([name], made.get(name, 0))
             active.add_metric([name], active_by_jail[name])
         yield bans
         yield active

@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS positions (
     head TEXT NOT NULL
 );
 """
+IN_MEMORY = ":memory:"
+"""The path of a database held in memory only, gone when closed (a replay's)."""
 MAX_EVIDENCE_LINES = 1000
 """Lines of evidence kept per ban (the window's failures, oldest first)."""
 MAX_EVIDENCE_CHARS = 4096
@@ -123,8 +125,10 @@ class Database:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        on_disk = self.path != IN_MEMORY
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if on_disk:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a ban reported as applied survives power loss, not just kill -9.
@@ -133,7 +137,8 @@ class Database:
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
             self._migrate()
-            os.chmod(self.path, 0o600)
+            if on_disk:
+                os.chmod(self.path, 0o600)
         except (sqlite3.Error, OSError) as problem:
             raise StorageError(f"{self.path}: cannot open the state database: {problem}; "
                                "check the directory exists and is writable by root "
