@@ -21,6 +21,7 @@ from floodwall.bans.transfer import Intake, entry_from_record
 from floodwall.clock import Clock, SystemClock
 from floodwall.config.loader import load_config
 from floodwall.detection.jail import Jail
+from floodwall.detection.saved_windows import restore_windows, save_windows
 from floodwall.enforcement.base import Enforcer
 from floodwall.enforcement.commands import CommandEnforcer
 from floodwall.errors import (
@@ -28,7 +29,6 @@ from floodwall.errors import (
     ControlError,
     EnforcementError,
     FloodwallError,
-    StorageError,
 )
 from floodwall.model import Ban, Decision, Failure, SourceLine
 from floodwall.pipeline import Pipeline
@@ -36,29 +36,16 @@ from floodwall.server.control import ControlServer, ban_json, request_key
 from floodwall.server.journals import JournalReaders
 from floodwall.server.wiring import ban_policy, make_enforcer, with_command_actions
 from floodwall.settings.durations import format_duration, parse_bantime
+from floodwall.settings.restart import settings_needing_restart
 from floodwall.settings.values import Config
 from floodwall.sources.watch import GlobWatcher
-from floodwall.storage.database import Database, WindowRow
+from floodwall.storage.database import Database
 
 log = logging.getLogger("floodwall")
 TICK_SECONDS = 1.0
 PURGE_SECONDS = 3600.0
 """How often ended bans older than [floodwall] history are forgotten."""
 CHECKPOINT_SECONDS = 5.0
-
-RESTART_SETTINGS = (("state_dir", "[floodwall] state_dir"), ("socket", "[floodwall] socket"),
-                    ("backend", "[floodwall] backend"), ("table", "[floodwall] table"),
-                    ("recon", "[recon]"), ("cluster", "[cluster]"), ("logging", "[logging]"),
-                    ("http", "[http]"))
-"""(Config field, how the operator names it) of what a reload does not apply."""
-
-
-def settings_needing_restart(running: Config, loaded: Config) -> list[str]:
-    """What differs between the running and a reloaded configuration that only a restart
-    applies (the database, the control socket, the firewall backend, the addons)."""
-    return [name for field_name, name in RESTART_SETTINGS
-            if getattr(running, field_name) != getattr(loaded, field_name)]
-
 
 class Daemon:
     """One floodwall node: follows the logs, bans, expires, answers the control socket."""
@@ -116,7 +103,8 @@ class Daemon:
         """Rebuild the firewall from the ledger, take back the counts of the last run, catch
         up on the logs, start following them."""
         self.bans.rebuild_firewall()
-        self._restore_windows()
+        restore_windows(self.pipeline.jails, self.database)
+        self.pipeline.expire(self.clock.now())
         await self._control.start()
         for addon in self.addons:
             await addon.on_start(self)
@@ -134,7 +122,7 @@ class Daemon:
         command actions are stopped as fail2ban stops them."""
         await self._stop_watcher()
         await self._control.close()
-        self._save_windows()
+        save_windows(self.pipeline.jails, self.database)
         try:
             self.bans.enforcer.close()
         except EnforcementError as problem:
@@ -147,35 +135,6 @@ class Daemon:
         self.database.close()
         log.info("floodwall stopped; %d active ban(s) stay enforced",
                  len(self.bans.ledger.active()))
-
-    def _save_windows(self) -> None:
-        """Keep every jail's counting windows for the next start (a restart forgets no count)."""
-        rows = (WindowRow(name, key, times, evidence)
-                for name, jail in self.pipeline.jails.items()
-                for key, times, evidence in jail.windows.export())
-        try:
-            saved = self.database.save_windows(rows)
-        except StorageError as problem:
-            log.error("the counting windows were not saved (the next start counts from "
-                      "zero): %s", problem)
-            return
-        log.info("saved %d counting window(s) for the next start", saved)
-
-    def _restore_windows(self) -> None:
-        """Take back the windows the last stop saved (those of jails still configured)."""
-        restored = 0
-        try:
-            for row in self.database.load_windows():
-                jail = self.pipeline.jails.get(row.jail)
-                if jail is not None:
-                    jail.windows.restore(row.key, row.times, row.evidence)
-                    restored += 1
-        except StorageError as problem:
-            log.error("the saved counting windows could not be read (counting starts from "
-                      "zero): %s", problem)
-        self.pipeline.expire(self.clock.now())
-        if restored:
-            log.info("took back %d counting window(s) from the last run", restored)
 
     async def reload(self) -> None:
         """Read the configuration again; counts and bans carry over. A bad file changes nothing."""

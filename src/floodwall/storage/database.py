@@ -374,7 +374,10 @@ class _Transaction:
         self._db = db
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as problem:  # locked, read-only, disk I/O: as readable as the rest
+            raise StorageError(f"state database write failed: {problem}") from None
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         if kind is None:
