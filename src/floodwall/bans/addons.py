@@ -1,4 +1,4 @@
-"""Plug-ins of the daemon: plain classes told of its events, and what they may use of it.
+"""Plug-ins of the daemon: classes told of its events, and what they may use of it.
 
 An add-on subclasses `Addon` and overrides the events it cares about:
 
@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from floodwall.model import Ban
 
 if TYPE_CHECKING:
+    from prometheus_client import Histogram
+
     from floodwall.bans.service import BanService
     from floodwall.clock import Clock
     from floodwall.detection.jail import Jail
@@ -54,6 +56,20 @@ class AddonHost(Protocol):
     @property
     def jails(self) -> Mapping[str, Jail]:
         """The running jails by name (a reload replaces them), e.g. to count in the fleet."""
+        ...
+
+    @property
+    def lines_read(self) -> int:
+        """Log lines read since start."""
+        ...
+
+    @property
+    def ban_latency(self) -> Histogram:
+        """Seconds from a batch of lines arriving to its bans being in the firewall."""
+        ...
+
+    def actions_pending(self) -> dict[str, int]:
+        """Per jail with fail2ban actions, its action calls not yet finished."""
         ...
 
     async def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:

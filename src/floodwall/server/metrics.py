@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from floodwall.bans.addons import AddonHost
+
+if TYPE_CHECKING:
+    from floodwall.recon.addon import ReconAddon
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -17,7 +22,7 @@ class DaemonCollector(Collector):
     """Lines read; per jail failures, timed-out lines, pending action calls, bans and active
     bans; ban latency; recon backlog."""
 
-    def __init__(self, daemon: Any, recon: Any = None) -> None:
+    def __init__(self, daemon: AddonHost, recon: ReconAddon | None = None) -> None:
         self.daemon = daemon
         self.recon = recon
 
@@ -26,16 +31,16 @@ class DaemonCollector(Collector):
         daemon = self.daemon
         yield CounterMetricFamily("floodwall_lines_read", "Log lines read since start.",
                                   value=daemon.lines_read)
-        jails = list(daemon.pipeline.jails)
+        jails = list(daemon.jails)
         failures = CounterMetricFamily("floodwall_failures", "Failures counted since start.",
                                        labels=["jail"])
-        for name, jail in daemon.pipeline.jails.items():
+        for name, jail in daemon.jails.items():
             failures.add_metric([name], jail.failures_seen)
         yield failures
         timeouts = CounterMetricFamily(
             "floodwall_lines_timed_out", "Lines skipped for taking longer than line_timeout "
             "in a jail's filter.", labels=["jail"])
-        for name, jail in daemon.pipeline.jails.items():
+        for name, jail in daemon.jails.items():
             timeouts.add_metric([name], jail.filter.timeouts)
         yield timeouts
         waiting = GaugeMetricFamily(
@@ -61,7 +66,7 @@ class DaemonCollector(Collector):
                                     value=self.recon.pending())
 
 
-def render_metrics(daemon: Any, recon: Any = None) -> bytes:
+def render_metrics(daemon: AddonHost, recon: ReconAddon | None = None) -> bytes:
     """The Prometheus text exposition of a daemon's metrics."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DaemonCollector(daemon, recon))
