@@ -94,3 +94,18 @@ def test_large_imports_are_sent_in_pieces_the_socket_accepts(tmp_path: Path) -> 
         assert len(enforcer.elements()["web"]) == 3000
 
     with_daemon(config, body, enforcer=enforcer)
+
+
+def test_without_a_daemon_this_hosts_own_address_is_refused_as_the_daemon_refuses_it(
+        tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    now = time.time()
+    own = Entry(Ban("127.0.0.1", "web", now - 60, now + 3600, 1, "fail2ban", "loopback"))
+    intake, by_daemon = deliver(config, [own, *_entries(now)[:1]], now)
+    assert not by_daemon
+    assert intake.enforced == 1 and intake.allowlisted == ("127.0.0.1",)
+    database = Database(config.database)
+    try:
+        assert [stored.ban.key for stored in database.open_bans()] == ["198.51.100.1"]
+    finally:
+        database.close()

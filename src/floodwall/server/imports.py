@@ -8,14 +8,14 @@ import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from floodwall.addresses import Allowlist
 from floodwall.bans.ledger import Ledger
-from floodwall.bans.policy import BanPolicy
-from floodwall.bans.service import MANUAL_JAIL
-from floodwall.bans.transfer import Entry, Intake, entry_record, take_in
-from floodwall.enforcement.ignorecommand import ignore_commands
+from floodwall.bans.service import MANUAL_JAIL, BanService
+from floodwall.bans.transfer import Entry, Intake, entry_record
+from floodwall.clock import ManualClock
+from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import ControlError, ImportFileError
 from floodwall.server.control import request
+from floodwall.server.wiring import ban_policy
 from floodwall.settings.values import Config
 from floodwall.storage.database import Database
 
@@ -37,15 +37,13 @@ def deliver(config: Config, entries: Sequence[Entry], now: float) -> tuple[Intak
 
 
 def into_database(config: Config, entries: Sequence[Entry], now: float) -> Intake:
-    """Take the entries into the ledger database directly (no daemon running)."""
-    jails = config.enabled_jails()
-    policy = BanPolicy({j.name: j for j in jails}, Allowlist(config.ignoreip),
-                       ignore_checks=ignore_commands(jails))
+    """Take the entries into the ledger database directly (no daemon running), through the
+    ban path as the daemon would; the firewall is left alone: the next start enforces them."""
     database = Database(config.database)
     try:
-        ledger = Ledger(database)
-        return take_in(database, entries, now, ledger.add,
-                       lambda key, jail: policy.refusal(key, jail) is not None)
+        bans = BanService(config, Ledger(database), ban_policy(config, database),
+                          RecordingEnforcer(), ManualClock(now))
+        return bans.take_in(entries)
     finally:
         database.close()
 
