@@ -11,7 +11,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @lru_cache(maxsize=65536)
 def normalise_address(text: str) -> str | None:
-    """The canonical spelling of an IP address (IPv4-mapped IPv6 as IPv4), or None if not one."""
+    """The canonical spelling of an IP address (IPv4-mapped IPv6 as IPv4), or None if not one.
+    A scoped IPv6 address (`fe80::1%eth0`) is not one: no firewall set can hold its zone."""
+    if "%" in text:
+        return None
     try:
         address = ipaddress.ip_address(text.strip("[]"))
     except ValueError:
@@ -19,6 +22,39 @@ def normalise_address(text: str) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
+
+
+def ban_key(text: str) -> str:
+    """The one spelling of a ban key: a bare address (IPv4-mapped IPv6 as IPv4; a /32 or /128
+    is its address) or a network prefix (host bits cleared); ValueError saying what is wrong.
+    Every key that enters the ledger is spelt so."""
+    stripped = text.strip()
+    if "%" in stripped:
+        raise ValueError(f"{text!r} carries an IPv6 zone id (after '%'), which no firewall set "
+                         "holds; give the address without it")
+    if "/" not in stripped:
+        key = normalise_address(stripped)
+        if key is None:
+            raise ValueError(f"{text!r} is not an IP address or CIDR prefix; write an address "
+                             "such as 198.51.100.7 or 2001:db8::7, or a prefix such as "
+                             "198.51.100.0/24")
+        return key
+    try:
+        network = ipaddress.ip_network(stripped, strict=False)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address or CIDR prefix; write a prefix such "
+                         "as 198.51.100.0/24 or 2001:db8::/48") from None
+    if network.prefixlen == network.max_prefixlen:
+        return ban_key(str(network.network_address))
+    return str(network)
+
+
+def is_ban_key(text: str) -> bool:
+    """Whether `text` is a ban key spelt as `ban_key` spells it."""
+    try:
+        return ban_key(text) == text
+    except ValueError:
+        return False
 
 
 def parse_key(key: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Network:

@@ -260,3 +260,19 @@ def test_a_reconfigured_service_keeps_what_was_protected_meanwhile(tmp_path: Pat
     assert firewall.elements()["web"] == ["203.0.113.40"]  # rebuilt with the active bans
     made = s.service.decide([_decision("203.0.113.41")], NOW + 1)  # regrouped: aggregates
     assert [b.key for b in made] == ["203.0.113.41", "203.0.113.0/24"]
+
+
+def test_keys_no_firewall_set_can_hold_never_enter_and_the_rest_of_the_batch_does(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    setting = _setting(tmp_path)
+    service = setting.service
+    bad = ["garbage", "fe80::1%eth0", "198.51.100.9/24", "::ffff:198.51.100.7", ""]
+    bans = [(Ban(key, "web", NOW, NOW + 60, 1, "gw2", "from the fleet"), ()) for key in
+            [*bad, "198.51.100.8"]]
+    with caplog.at_level(logging.ERROR):
+        applied = service.apply(bans, NOW)
+    assert [ban.key for ban in applied] == ["198.51.100.8"]
+    assert [ban.key for ban in service.ledger.active()] == ["198.51.100.8"]
+    assert setting.firewall.elements()["web"] == ["198.51.100.8"]
+    assert "zone id" in caplog.text and "it is spelt '198.51.100.0/24'" in caplog.text
+    assert caplog.text.count("refusing a ban of jail web from gw2") == len(bad)

@@ -103,8 +103,8 @@ def test_bad_input_is_refused_with_the_line_and_nothing_is_imported(
 
     with pytest.raises(FloodwallError) as caught:
         _run("import", str(blocklist), "--format", "list", "--config", str(config))
-    assert str(caught.value) == (f"{blocklist}:3: 'www.example.com' is not an IP address or "
-                                 "CIDR prefix")
+    assert str(caught.value).startswith(f"{blocklist}:3: 'www.example.com' is not an IP "
+                                        "address or CIDR prefix; write an address such as")
     with pytest.raises(FloodwallError, match="no enabled jail named 'mail'"):
         _run("import", str(blocklist), "--format", "list", "--jail", "mail", "--config",
              str(config))

@@ -6,16 +6,23 @@ import ipaddress
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from floodwall.addresses import Allowlist
+from floodwall.bans.ledger import Ledger
+from floodwall.bans.policy import BanPolicy
+from floodwall.bans.service import BanService
+from floodwall.clock import ManualClock
+from floodwall.config.loader import parse_config
 from floodwall.enforcement.base import ApplyError, JailFirewall
 from floodwall.enforcement.nftables import NftablesEnforcer
 from floodwall.errors import EnforcementError
 from floodwall.model import Ban, Change
+from floodwall.storage.database import IN_MEMORY, Database
 from tests.support.netns import (
     Link,
     Namespace,
@@ -306,3 +313,38 @@ def test_a_new_address_is_only_added_and_a_known_one_gets_a_fresh_timeout(
     assert "delete element" in second
     assert lab.timeouts(table) == {BANNED4: 3600}
     assert lab.blocked(BANNED4)
+
+
+class CountingNftables(NftablesEnforcer):
+    """The real enforcer, counting how often the table is built."""
+
+    setups = 0
+
+    def setup(self, jails: Sequence[JailFirewall]) -> None:
+        """Count, then build."""
+        self.setups += 1
+        super().setup(jails)
+
+
+@root
+def test_a_stored_key_nft_refuses_blocks_no_one_else_and_starts_no_rebuild_loop(
+        lab: Lab, table: str, tmp_path: Path) -> None:
+    # What an older version could store: a scoped address nft refuses. The ban service
+    # rebuilds the table from this ledger, as the daemon does at start.
+    config = parse_config(f'[floodwall]\nstate_dir = "{tmp_path}"\nsocket = "{tmp_path}/s"\n'
+                          f'[jails.web]\nlogpath = "{tmp_path}/a.log"\n', "floodwall.toml")
+    database = Database(IN_MEMORY)
+    now = time.time()
+    database.add_bans([(Ban(key, "web", now, now + 600, 1, "local", "older"), ())
+                       for key in ("fe80::1%eth0", BANNED4, BANNED6)])
+    enforcer = CountingNftables(table, command=lab.server.argv(["nft"]))
+    policy = BanPolicy({}, Allowlist())
+    service = BanService(config, Ledger(database), policy, enforcer, ManualClock(now))
+    service.rebuild_firewall()
+    assert lab.blocked(BANNED4) and lab.blocked(BANNED6)
+    assert not lab.blocked(LEGIT4)
+    for _ in range(3):  # the daemon's tick: a refused element is no reason to rebuild
+        service.retry_firewall()
+    assert enforcer.setups == 1
+    assert lab.blocked(BANNED4)
+    database.close()

@@ -18,10 +18,11 @@ from floodwall.config.loader import load_config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import ControlError
 from floodwall.matching.entries import Entry
-from floodwall.model import Failure
+from floodwall.model import Ban, Failure
 from floodwall.server.control import request
 from floodwall.server.daemon import Daemon
 from floodwall.settings.values import Config
+from floodwall.storage.database import Database
 from tests.support.configs import Table, floodwall_toml, scanner_jail
 from tests.support.daemons import fed_daemon, with_daemon
 from tests.support.lines import T0, access_line, source_lines
@@ -132,6 +133,8 @@ def test_control_socket_ban_unban_status_and_allowlist(tmp_path: Path) -> None:
             await asyncio.to_thread(call, "ban", address="192.0.2.250")
         with pytest.raises(ControlError, match="not an IP"):
             await asyncio.to_thread(call, "ban", address="$(reboot)")
+        with pytest.raises(ControlError, match="zone id"):
+            await asyncio.to_thread(call, "ban", address="fe80::1%eth0")
         status = await asyncio.to_thread(call, "status")
         assert status["active_bans"] == 1 and status["files"] == 2
         removed = await asyncio.to_thread(call, "unban", address="2001:db8::5")
@@ -247,3 +250,17 @@ def test_a_jails_ban_keeps_the_other_jails_counts_and_a_hand_ban_resets_them_all
         assert counts["web"]("203.0.113.2") == counts["login"]("203.0.113.2") == 0
     finally:
         daemon.database.close()
+
+
+def test_a_key_an_older_version_stored_can_still_be_unbanned(tmp_path: Path) -> None:
+    config = load_config(_config_file(tmp_path))
+    older = Database(config.database)  # as an older floodwall wrote it, unchecked
+    older.add_bans([(Ban("fe80::1%eth0", "web", T0, T0 + 3600, 4, "local", "old"), ()),
+                    (Ban("198.51.100.4", "web", T0, T0 + 3600, 4, "local", "good"), ())])
+    older.close()
+    with fed_daemon(config, start=T0 + 10) as fed:
+        with pytest.raises(ControlError, match="zone id"):
+            fed.daemon.manual_ban({"address": "fe80::1%eth0"})
+        removed = fed.daemon.manual_unban({"address": "fe80::1%eth0"})
+        assert [ban["address"] for ban in removed] == ["fe80::1%eth0"]
+        assert [ban.key for ban in fed.daemon.bans.ledger.active()] == ["198.51.100.4"]

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from floodwall.bans.transfer import Entry, normalise_key
+from floodwall.addresses import ban_key
+from floodwall.bans.transfer import Entry
 from floodwall.errors import StorageError
 from floodwall.model import Ban
 
@@ -69,8 +70,9 @@ def _entries(rows: Iterable[tuple[Any, ...]]) -> Fail2banBans:
     by_target: dict[tuple[str, str], list[Ban]] = {}
     skipped: set[str] = set()
     for jail, ip, timeofban, bantime, bancount, data in rows:
-        key = normalise_key(str(ip))
-        if key is None:
+        try:
+            key = ban_key(str(ip))
+        except ValueError:
             skipped.add(str(ip))
             continue
         start = float(timeofban)

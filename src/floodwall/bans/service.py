@@ -8,6 +8,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
+from floodwall.addresses import ban_key, is_ban_key
 from floodwall.bans import transfer
 from floodwall.bans.addons import Addon
 from floodwall.bans.aggregate import aggregate_ban, prefix_of
@@ -16,7 +17,7 @@ from floodwall.bans.policy import BanPolicy
 from floodwall.bans.recidive import RECIDIVE_JAIL, recidive_ban
 from floodwall.bans.selfprotect import requester_session, ssh_session_peers
 from floodwall.clock import Clock
-from floodwall.enforcement.base import Enforcer, JailFirewall
+from floodwall.enforcement.base import ApplyError, Enforcer, JailFirewall
 from floodwall.errors import ControlError, EnforcementError
 from floodwall.model import Ban, Change, Decision, Failure
 from floodwall.settings.durations import format_duration
@@ -171,8 +172,10 @@ class BanService:
         self._firewall_jails = frozenset(jails)
         try:
             self.enforcer.setup(list(jails.values()))
-            self.enforcer.apply([Change("add", ban, restored=True) for ban in active], now)
             self._firewall_failed = False
+            self.enforcer.apply([Change("add", ban, restored=True) for ban in active], now)
+        except ApplyError as problem:  # e.g. a key an older version stored: the rest is in
+            log.error("firewall: %s", problem)
         except EnforcementError as problem:
             self._firewall_failed = True
             log.error("firewall setup failed: %s (retrying)", problem)
@@ -185,7 +188,9 @@ class BanService:
     # --- inside -----------------------------------------------------------------------
 
     def _enter(self, bans: Evidenced, now: float, *, every_jail: bool) -> list[Ban]:
-        """The one way a ban enters: ledger, firewall, counts, add-ons."""
+        """The one way a ban enters: ledger, firewall, counts, add-ons. A key not spelt as
+        `addresses.ban_key` spells it (garbage, a zone id, host bits set) never enters."""
+        bans = [(ban, failures) for ban, failures in bans if self._valid_key(ban)]
         if not bans:
             return []
         missing = {ban.jail for ban, _ in bans} - self._firewall_jails
@@ -240,9 +245,23 @@ class BanService:
                          else "lifted")
         try:
             self.enforcer.apply(changes, now)
+        except ApplyError as problem:  # the rest of the batch is in: no rebuild for a few
+            log.error("firewall: %s", problem)
         except EnforcementError as problem:
             self._firewall_failed = True
             log.error("firewall: %s (the ledger keeps the bans; retrying)", problem)
+
+    def _valid_key(self, ban: Ban) -> bool:
+        """Whether the ban's key may enter the ledger; a refused one is logged."""
+        if is_ban_key(ban.key):
+            return True
+        try:
+            problem = f"it is spelt {ban_key(ban.key)!r} in the ledger"
+        except ValueError as error:
+            problem = str(error)
+        log.error("refusing a ban of jail %s from %s: key %r: %s", ban.jail, ban.origin,
+                  ban.key, problem)
+        return False
 
     def _log_refusal(self, decision: Decision) -> None:
         """Say once per key why a jail's decision does not ban it."""

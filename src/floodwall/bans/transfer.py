@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from floodwall.addresses import normalise_address
+from floodwall.addresses import ban_key
 from floodwall.errors import ImportFileError
 from floodwall.model import Ban, Failure
 from floodwall.storage.database import Database, StoredBan
@@ -157,10 +157,10 @@ def entry_from_record(record: object, where: str) -> Entry:
     if not isinstance(record, dict):
         raise ImportFileError(f"{where}: expected a JSON object with address, jail, start, "
                               f"until, got {type(record).__name__}")
-    key = normalise_key(str(record.get("address", "")))
-    if key is None:
-        raise ImportFileError(f"{where}: {record.get('address')!r} is not an IP address or "
-                              "CIDR prefix")
+    try:
+        key = ban_key(str(record.get("address", "")))
+    except ValueError as problem:
+        raise ImportFileError(f"{where}: {problem}") from None
     jail = record.get("jail")
     if not isinstance(jail, str) or not jail:
         raise ImportFileError(f"{where}: 'jail' must be a non-empty string")
@@ -187,27 +187,13 @@ def parse_list(text: str, path: str, jail: str, bantime: float | None, now: floa
         item = line.split("#", 1)[0].strip()
         if not item:
             continue
-        key = normalise_key(item)
-        if key is None:
-            raise ImportFileError(f"{path}:{lineno}: {item!r} is not an IP address or CIDR "
-                                  "prefix")
+        try:
+            key = ban_key(item)
+        except ValueError as problem:
+            raise ImportFileError(f"{path}:{lineno}: {problem}") from None
         entries.append(Entry(Ban(key, jail, now, until, 0, LIST_ORIGIN,
                                  f"imported from {path}:{lineno}")))
     return entries
-
-
-def normalise_key(text: str) -> str | None:
-    """The ban key of an address or prefix (a /32 or /128 is the bare address); None if the
-    text is neither."""
-    if "/" not in text:
-        return normalise_address(text)
-    try:
-        network = ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        return None
-    if network.prefixlen == network.max_prefixlen:
-        return str(network.network_address)
-    return str(network)
 
 
 def _time(value: object, where: str, name: str) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from floodwall.addresses import normalise_address, parse_key
+from floodwall.addresses import ban_key
 from floodwall.errors import ControlError, FloodwallError
 from floodwall.model import Ban
 
@@ -128,14 +128,10 @@ def request(path: str, command: str, **arguments: Any) -> dict[str, Any]:
 
 def request_key(request: dict[str, Any]) -> str:
     """The address or prefix a request names; ControlError if it names neither."""
-    text = str(request.get("address") or "")
-    key = normalise_address(text)
-    if key is None:
-        try:
-            key = str(parse_key(text))
-        except ValueError:
-            raise ControlError(f"{text!r} is not an IP address or network") from None
-    return key
+    try:
+        return ban_key(str(request.get("address") or ""))
+    except ValueError as problem:
+        raise ControlError(str(problem)) from None
 
 
 def ban_json(ban: Ban, now: float) -> dict[str, Any]:
