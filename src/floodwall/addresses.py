@@ -96,8 +96,8 @@ class Allowlist:
             if network.version != target.version:
                 continue
             if isinstance(target, ipaddress.IPv4Network | ipaddress.IPv6Network):
-                if target.subnet_of(network):  # type: ignore[arg-type]
-                    return True
+                if target.overlaps(network):
+                    return True  # a prefix holding an allowlisted address is allowlisted
             elif target in network:
                 return True
         return False

@@ -276,3 +276,37 @@ def test_keys_no_firewall_set_can_hold_never_enter_and_the_rest_of_the_batch_doe
     assert setting.firewall.elements()["web"] == ["198.51.100.8"]
     assert "zone id" in caplog.text and "it is spelt '198.51.100.0/24'" in caplog.text
     assert caplog.text.count("refusing a ban of jail web from gw2") == len(bad)
+
+
+def test_a_prefix_holding_what_must_not_be_banned_is_refused_from_every_origin(
+        tmp_path: Path) -> None:
+    s = _setting(tmp_path)
+    s.service.policy.protect({"198.51.100.30": "it is this host's own address"})
+    for everything in ("0.0.0.0/0", "::/0", "127.0.0.0/16", "198.51.100.0/24"):
+        with pytest.raises(ControlError, match="not even --force"):
+            s.service.ban_by_hand(everything, force=True)
+    with pytest.raises(ControlError, match="not even --force"):
+        s.service.ban_by_hand("127.0.0.1", force=True)
+    # An allowlisted address inside a prefix: refused, unless the operator forces it.
+    with pytest.raises(ControlError, match="allowlisted .*use --force"):
+        s.service.ban_by_hand("192.0.2.0/24", "web")
+    [forced] = s.service.ban_by_hand("192.0.2.0/24", "web", force=True)
+    assert forced.key == "192.0.2.0/24"
+    # The fleet, imports and decisions (an IPv6 prefix key) are refused the same way.
+    fleet = [(Ban(key, "mail", NOW, NOW + 60, 1, "gw2", "fleet"), ())
+             for key in ("0.0.0.0/0", "::/0", "198.51.100.0/24", "203.0.113.50")]
+    assert [ban.key for ban in s.service.apply(fleet, NOW)] == ["203.0.113.50"]
+    assert s.service.take_in([Entry(Ban("198.51.100.0/25", "mail", NOW, NOW + 60, 1,
+                                        "gw9"))]).allowlisted == ("198.51.100.0/25",)
+    s.service.policy.protect({"2001:db8::5": "it is the peer of a live ssh session"})
+    assert s.service.decide([_decision("2001:db8::/64", "mail")], NOW) == []
+    assert sorted(b.key for b in s.service.ledger.active()) == ["192.0.2.0/24", "203.0.113.50"]
+
+
+def test_aggregation_never_bans_a_prefix_holding_an_allowlisted_address(tmp_path: Path) -> None:
+    s = _setting(tmp_path, '[aggregate]\ncount = 2\nwithin = "1h"\n')
+    s.service.decide([_decision("192.0.2.1")], NOW)
+    made = s.service.decide([_decision("192.0.2.2")], NOW + 1)
+    assert [b.key for b in made] == ["192.0.2.2"]  # 192.0.2.250, the office, is in the /24
+    assert s.firewall.elements()["web"] == ["192.0.2.1", "192.0.2.2"]
+    assert s.notes.unbans == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,12 +28,19 @@ class IgnoreCheck(Protocol):
         ...
 
 
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+"""Never banned, whatever a configuration or a --force says: the host would cut itself off."""
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a key must not be banned."""
 
     key: str
     reason: str
+    overridable: bool = False
+    """An operator's --force may ban it anyway (an allowlist entry, an ignorecommand); never
+    for this host's own addresses, loopback, live ssh peers or the fleet's nodes."""
 
 
 class BanPolicy:
@@ -51,6 +59,8 @@ class BanPolicy:
         self.rng = rng or random.Random()
         self.protected: dict[str, str] = {}
         """Addresses never banned, with why (this host, ssh sessions, fleet nodes)."""
+        self._protected_addresses: list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address,
+                                              str]] = []
         self._jail_allowlists = {name: Allowlist(j.ignoreip) for name, j in jails.items()}
         self._ignore_checks = dict(ignore_checks or {})
         """By jail name: the check it asks before banning (the wiring builds them, e.g.
@@ -59,17 +69,47 @@ class BanPolicy:
     def protect(self, addresses: Mapping[str, str]) -> None:
         """Add addresses that must never be banned, each with the reason."""
         self.protected.update(addresses)
+        parsed = []
+        for address, why in self.protected.items():
+            try:
+                parsed.append((ipaddress.ip_address(address), why))
+            except ValueError:
+                continue
+        self._protected_addresses = parsed
 
     def refusal(self, key: str, jail: str | None = None) -> Refusal | None:
-        """Why the key must never be banned (in that jail, or at all), or None."""
+        """Why the key must never be banned (in that jail, or at all), or None. A prefix is
+        refused when it holds a protected or allowlisted address, or overlaps loopback."""
         if key in self.protected:
             return Refusal(key, self.protected[key])
+        if "/" in key:
+            hard = self._holds_protected(key)
+            if hard is not None:
+                return hard
+        elif key.startswith("127.") or key == "::1":
+            return Refusal(key, "it is a loopback address")
         if key in self.allowlist or (jail is not None and key in self._jail_allowlists.get(
                 jail, self.allowlist)):
-            return Refusal(key, "it is allowlisted (ignoreip)")
+            return Refusal(key, "it is (or holds) an allowlisted address (ignoreip)",
+                           overridable=True)
         check = self._ignore_checks.get(jail) if jail is not None else None
         if check is not None and check.ignores(key):
-            return Refusal(key, f"the jail's ignorecommand says to ignore it ({check.text})")
+            return Refusal(key, f"the jail's ignorecommand says to ignore it ({check.text})",
+                           overridable=True)
+        return None
+
+    def _holds_protected(self, key: str) -> Refusal | None:
+        """The refusal of a prefix holding loopback or a protected address, or None."""
+        try:
+            network = ipaddress.ip_network(key, strict=False)
+        except ValueError:
+            return None
+        for loopback in LOOPBACK:
+            if network.version == loopback.version and network.overlaps(loopback):
+                return Refusal(key, f"it holds loopback ({loopback})")
+        for address, why in self._protected_addresses:
+            if address in network:
+                return Refusal(key, f"it holds {address}: {why}")
         return None
 
     def ban_for(self, decision: Decision, start: float) -> Ban | None:

@@ -114,13 +114,14 @@ class BanService:
         self.policy.protect(ssh_session_peers() if self.config.protect_ssh_sessions else {})
         self.policy.protect(requester_session(ssh_connection))
         refusal = self.policy.refusal(key, jail)
-        if refusal is not None and not force:
-            raise ControlError(f"refusing to ban {key}: {refusal.reason} (use --force to ban "
-                               "anyway)")
+        if refusal is not None and not (force and refusal.overridable):
+            hint = ("use --force to ban anyway" if refusal.overridable
+                    else "not even --force bans it: the host would cut itself off")
+            raise ControlError(f"refusing to ban {key}: {refusal.reason} ({hint})")
         now = self.clock.now()
         ban = Ban(key, jail, now, None if bantime is None else now + bantime, 0, "manual",
                   reason)
-        return self.apply([(ban, ())], now)
+        return self._enter([(ban, ())], now, every_jail=True, forced=force)
 
     def take_in(self, entries: Sequence[transfer.Entry]) -> transfer.Intake:
         """Take in imported bans: past ones as history, current ones enforced at once in their
@@ -187,10 +188,15 @@ class BanService:
 
     # --- inside -----------------------------------------------------------------------
 
-    def _enter(self, bans: Evidenced, now: float, *, every_jail: bool) -> list[Ban]:
+    def _enter(self, bans: Evidenced, now: float, *, every_jail: bool,
+               forced: bool = False) -> list[Ban]:
         """The one way a ban enters: ledger, firewall, counts, add-ons. A key not spelt as
-        `addresses.ban_key` spells it (garbage, a zone id, host bits set) never enters."""
-        bans = [(ban, failures) for ban, failures in bans if self._valid_key(ban)]
+        `addresses.ban_key` spells it (garbage, a zone id, host bits set) never enters, nor
+        one the policy refuses, whatever its origin (the fleet, an import, aggregation);
+        `forced` (a hand ban with --force) passes only the refusals an operator may
+        override."""
+        bans = [(ban, failures) for ban, failures in bans
+                if self._valid_key(ban) and self._allowed(ban, forced)]
         if not bans:
             return []
         missing = {ban.jail for ban, _ in bans} - self._firewall_jails
@@ -225,6 +231,8 @@ class BanService:
             if self.config.aggregate.enabled:
                 grouped = aggregate_ban(self.config.aggregate, ban, self.ledger.grouped_with(ban),
                                         now)
+            if grouped is not None and not self._allowed(grouped[0], forced=False):
+                grouped = None  # the prefix holds what must not be banned: members stay
             if grouped is not None:
                 prefix_ban, members = grouped
                 for member in members:  # the prefix replaces them (one set cannot hold both)
@@ -261,6 +269,17 @@ class BanService:
             problem = str(error)
         log.error("refusing a ban of jail %s from %s: key %r: %s", ban.jail, ban.origin,
                   ban.key, problem)
+        return False
+
+    def _allowed(self, ban: Ban, forced: bool) -> bool:
+        """Whether the policy lets the ban in; a refused one is said once per key."""
+        refusal = self.policy.refusal(ban.key, ban.jail)
+        if refusal is None or (forced and refusal.overridable):
+            return True
+        if ban.key not in self._refused:
+            self._refused.add(ban.key)
+            log.warning("not banning %s (jail %s, origin %s): %s", ban.key, ban.jail,
+                        ban.origin, refusal.reason)
         return False
 
     def _log_refusal(self, decision: Decision) -> None:
