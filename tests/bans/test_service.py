@@ -310,3 +310,21 @@ def test_aggregation_never_bans_a_prefix_holding_an_allowlisted_address(tmp_path
     assert [b.key for b in made] == ["192.0.2.2"]  # 192.0.2.250, the office, is in the /24
     assert s.firewall.elements()["web"] == ["192.0.2.1", "192.0.2.2"]
     assert s.notes.unbans == []
+
+
+def test_force_never_bans_the_operators_own_session_but_may_ban_another_ssh_peer(
+        tmp_path: Path) -> None:
+    s = _setting(tmp_path)
+    s.service.policy.protect({"198.51.100.40": "it is the peer of a live ssh session"},
+                             overridable=True)
+    with pytest.raises(ControlError, match="not even --force"):
+        s.service.ban_by_hand("192.0.2.9", ssh_connection="192.0.2.9 50000 192.0.2.1 22",
+                              force=True)
+    with pytest.raises(ControlError, match="live ssh session .*use --force"):
+        s.service.ban_by_hand("198.51.100.40")
+    # A reload keeps both kinds as they were.
+    s.service.reconfigure(s.service.config, BanPolicy({}, Allowlist()), s.firewall)
+    with pytest.raises(ControlError, match="not even --force"):
+        s.service.ban_by_hand("192.0.2.9", force=True)
+    [forced] = s.service.ban_by_hand("198.51.100.40", force=True)
+    assert forced.key == "198.51.100.40"

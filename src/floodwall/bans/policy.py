@@ -61,13 +61,20 @@ class BanPolicy:
         """Addresses never banned, with why (this host, ssh sessions, fleet nodes)."""
         self._protected_addresses: list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address,
                                               str]] = []
+        self._forceable: set[str] = set()
         self._jail_allowlists = {name: Allowlist(j.ignoreip) for name, j in jails.items()}
         self._ignore_checks = dict(ignore_checks or {})
         """By jail name: the check it asks before banning (the wiring builds them, e.g.
         enforcement.ignorecommand's, which run commands)."""
 
-    def protect(self, addresses: Mapping[str, str]) -> None:
-        """Add addresses that must never be banned, each with the reason."""
+    def protect(self, addresses: Mapping[str, str], *, overridable: bool = False) -> None:
+        """Add addresses that must never be banned, each with the reason; `overridable` ones
+        (other people's live ssh sessions) an operator's --force may still ban."""
+        for address in addresses:
+            if not overridable:
+                self._forceable.discard(address)
+            elif address not in self.protected:
+                self._forceable.add(address)
         self.protected.update(addresses)
         parsed = []
         for address, why in self.protected.items():
@@ -81,7 +88,7 @@ class BanPolicy:
         """Why the key must never be banned (in that jail, or at all), or None. A prefix is
         refused when it holds a protected or allowlisted address, or overlaps loopback."""
         if key in self.protected:
-            return Refusal(key, self.protected[key])
+            return Refusal(key, self.protected[key], overridable=key in self._forceable)
         if "/" in key:
             hard = self._holds_protected(key)
             if hard is not None:
@@ -109,8 +116,15 @@ class BanPolicy:
                 return Refusal(key, f"it holds loopback ({loopback})")
         for address, why in self._protected_addresses:
             if address in network:
-                return Refusal(key, f"it holds {address}: {why}")
+                return Refusal(key, f"it holds {address}: {why}",
+                               overridable=str(address) in self._forceable)
         return None
+
+    def keep_protection_of(self, other: BanPolicy) -> None:
+        """Protect what `other` protects, as it does (a reload's new policy takes over)."""
+        forceable = other._forceable
+        self.protect({a: why for a, why in other.protected.items() if a not in forceable})
+        self.protect({a: other.protected[a] for a in forceable}, overridable=True)
 
     def ban_for(self, decision: Decision, start: float) -> Ban | None:
         """The ban a decision earns from `start`, or None if the key must not be banned."""

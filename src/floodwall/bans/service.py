@@ -67,7 +67,7 @@ class BanService:
     def reconfigure(self, config: Config, policy: BanPolicy, enforcer: Enforcer) -> None:
         """Go on under a reloaded configuration with its policy (keys protected meanwhile,
         e.g. the fleet's nodes, stay protected) and enforcer; the firewall is rebuilt."""
-        policy.protect(self.policy.protected)
+        policy.keep_protection_of(self.policy)
         regroup = config.aggregate != self.config.aggregate
         self.config, self.policy, self.enforcer = config, policy, enforcer
         if regroup:
@@ -111,7 +111,8 @@ class BanService:
         if jail != MANUAL_JAIL and jail not in self.policy.jails:
             raise ControlError(f"no jail named {jail!r}; use one of "
                                f"{', '.join([MANUAL_JAIL, *self.policy.jails])}")
-        self.policy.protect(ssh_session_peers() if self.config.protect_ssh_sessions else {})
+        self.policy.protect(ssh_session_peers() if self.config.protect_ssh_sessions else {},
+                            overridable=True)
         self.policy.protect(requester_session(ssh_connection))
         refusal = self.policy.refusal(key, jail)
         if refusal is not None and not (force and refusal.overridable):

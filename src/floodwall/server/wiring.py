@@ -52,7 +52,7 @@ def ban_policy(config: Config, database: Database) -> BanPolicy:
                        history_seconds=config.history)
     policy.protect(local_addresses())
     if config.protect_ssh_sessions:
-        policy.protect(ssh_session_peers())
+        policy.protect(ssh_session_peers(), overridable=True)
     return policy
 
 
