@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -316,14 +317,15 @@ def test_a_new_address_is_only_added_and_a_known_one_gets_a_fresh_timeout(
 
 
 class CountingNftables(NftablesEnforcer):
-    """The real enforcer, counting how often the table is built."""
+    """The real enforcer, counting how often the table is rebuilt."""
 
-    setups = 0
+    rebuilds = 0
 
-    def setup(self, jails: Sequence[JailFirewall]) -> None:
-        """Count, then build."""
-        self.setups += 1
-        super().setup(jails)
+    def rebuild(self, jails: Sequence[JailFirewall], changes: Sequence[Change],
+                now: float) -> None:
+        """Count, then rebuild."""
+        self.rebuilds += 1
+        super().rebuild(jails, changes, now)
 
 
 @root
@@ -345,6 +347,39 @@ def test_a_stored_key_nft_refuses_blocks_no_one_else_and_starts_no_rebuild_loop(
     assert not lab.blocked(LEGIT4)
     for _ in range(3):  # the daemon's tick: a refused element is no reason to rebuild
         service.retry_firewall()
-    assert enforcer.setups == 1
+    assert enforcer.rebuilds == 1
     assert lab.blocked(BANNED4)
     database.close()
+
+
+@root
+def test_a_rebuild_with_twenty_thousand_bans_never_lets_a_banned_address_through(
+        lab: Lab, table: str) -> None:
+    enforcer = lab.enforcer(table)
+    now = time.time()
+    jails = [JailFirewall("web"), JailFirewall("sshd")]
+    crowd = [add(f"10.{n // 250}.{n % 250}.1", "web", 3600, now) for n in range(20_000)]
+    changes = [*crowd, add(BANNED4, "sshd", 3600, now)]
+    enforcer.rebuild(jails, changes, now)
+    assert lab.blocked(BANNED4)
+    through, tries = 0, 0
+    done = threading.Event()
+
+    def probe() -> None:  # the attacker keeps trying while the table is rebuilt
+        nonlocal through, tries
+        while not done.is_set() and tries < 10_000:
+            tries += 1
+            through += lab.client.connects(SERVER4, GUARDED, source=BANNED4, timeout=0.02)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        for _ in range(3):  # a reload, a restart, a new jail: each a rebuild
+            enforcer.rebuild(jails, changes, time.time())
+        jails.append(JailFirewall("new"))
+        enforcer.rebuild(jails, changes, time.time())
+    finally:
+        done.set()
+        prober.join(30)
+    assert tries > 10 and through == 0, f"{through} of {tries} connections got through"
+    assert not lab.blocked(LEGIT4)

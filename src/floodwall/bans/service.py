@@ -173,9 +173,9 @@ class BanService:
                 jails[name] = JailFirewall(name)
         self._firewall_jails = frozenset(jails)
         try:
-            self.enforcer.setup(list(jails.values()))
             self._firewall_failed = False
-            self.enforcer.apply([Change("add", ban, restored=True) for ban in active], now)
+            self.enforcer.rebuild(list(jails.values()),
+                                  [Change("add", ban, restored=True) for ban in active], now)
         except ApplyError as problem:  # e.g. a key an older version stored: the rest is in
             log.error("firewall: %s", problem)
         except EnforcementError as problem:

@@ -87,6 +87,12 @@ class Enforcer(Protocol):
         """Apply one batch of changes; `now` turns ban ends into remaining timeouts."""
         ...
 
+    def rebuild(self, jails: Sequence[JailFirewall], changes: Sequence[Change],
+                now: float) -> None:
+        """setup(jails) and apply(changes) as one step: a firewall that can, never shows
+        the jails' sets empty in between (no banned packet passes during a rebuild)."""
+        ...
+
     def elements(self) -> dict[str, list[str]]:
         """Jail name -> keys currently held for it."""
         ...

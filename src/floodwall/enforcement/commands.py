@@ -293,6 +293,26 @@ class CommandEnforcer:
             for action in actions:
                 self._runner.submit(name, action.start)
 
+    def rebuild(self, jails: Sequence[JailFirewall], changes: Sequence[Change],
+                now: float) -> None:
+        """Rebuild the native firewall with its bans in one step, start the actions not yet
+        started, then run actionban for the jails with command actions."""
+        problem: ApplyError | None = None
+        try:
+            self.inner.rebuild([jail for jail in jails if jail.name not in self._no_firewall],
+                               [change for change in changes
+                                if change.ban.jail not in self._no_firewall], now)
+        except ApplyError as error:
+            problem = error
+        for name, actions in self._actions.items():
+            for action in actions:
+                self._runner.submit(name, action.start)
+        for change in changes:
+            if change.ban.jail in self._actions:
+                self._run(change)
+        if problem is not None:
+            raise problem
+
     def apply(self, changes: Sequence[Change], now: float) -> None:
         """Native changes first; then actionban/actionunban for jails with command actions."""
         native = [change for change in changes if change.ban.jail not in self._no_firewall]

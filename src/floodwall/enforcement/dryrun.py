@@ -36,6 +36,12 @@ class DryRunEnforcer:
                      jail.name, ports, protocol)
             self._sets[jail.name] = {}
 
+    def rebuild(self, jails: Sequence[JailFirewall], changes: Sequence[Change],
+                now: float) -> None:
+        """setup() then apply(): nothing is enforced, so nothing opens in between."""
+        self.setup(jails)
+        self.apply(changes, now)
+
     def apply(self, changes: Sequence[Change], now: float) -> None:
         """Log and remember each change in order; raise ApplyError for the invalid ones."""
         failures: list[tuple[Change, str]] = []

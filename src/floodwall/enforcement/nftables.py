@@ -95,6 +95,38 @@ class NftablesEnforcer:
 
     def setup(self, jails: Sequence[JailFirewall]) -> None:
         """Replace our table, atomically, by empty sets and drop rules for these jails."""
+        self._run(self._new_table(jails))
+
+    def rebuild(self, jails: Sequence[JailFirewall], changes: Sequence[Change],
+                now: float) -> None:
+        """Replace our table by these jails' sets and rules holding these bans, in one nft
+        transaction: the old table drops until the new one, already full, takes over. Should
+        nft refuse an element, the table is built and filled as setup() and apply() do."""
+        script = self._new_table(jails)
+        kept, failures = self._plan(changes, now)
+        try:
+            self._run(script + _elements_script(self.table, kept))
+        except _NftRefused as error:
+            log.warning("nft refused the rebuilt table with its %d bans (%s); building it "
+                        "empty and adding them after", len(kept), error)
+            self._run(script)
+            failures += self._apply_steps(kept)
+        else:
+            self._mark(kept)
+        if failures:
+            raise ApplyError(failures)
+
+    def apply(self, changes: Sequence[Change], now: float) -> None:
+        """Apply the batch in one nft transaction; on failure, isolate the bad changes by
+        splitting the batch, apply the rest, then raise ApplyError naming the bad ones."""
+        kept, failures = self._plan(changes, now)
+        failures += self._apply_steps(kept)
+        if failures:
+            raise ApplyError(failures)
+
+    def _new_table(self, jails: Sequence[JailFirewall]) -> str:
+        """The script that replaces our table by these jails' empty sets and rules; from
+        here on the changes planned are those of the new table."""
         names = [jail.name for jail in jails]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -102,13 +134,15 @@ class NftablesEnforcer:
                 f"jail name(s) {', '.join(map(repr, duplicates))} given more than once to the "
                 "firewall; each jail needs its own name")
         sets = {jail.name: _jail_sets(index, jail.name) for index, jail in enumerate(jails)}
-        self._run(_table_script(self.table, jails, sets))
+        script = _table_script(self.table, jails, sets)
         self._sets = sets
         self._present = {name: set() for names in sets.values() for name in names.banned()}
+        return script
 
-    def apply(self, changes: Sequence[Change], now: float) -> None:
-        """Apply the batch in one nft transaction; on failure, isolate the bad changes by
-        splitting the batch, apply the rest, then raise ApplyError naming the bad ones."""
+    def _plan(self, changes: Sequence[Change], now: float
+              ) -> tuple[list[_Step], list[tuple[Change, str]]]:
+        """The steps of a batch (the last change to an element decides it), and the changes
+        refused before nft sees them."""
         failures: list[tuple[Change, str]] = []
         steps: dict[tuple[str, str], _Step] = {}
         for change in changes:
@@ -118,7 +152,6 @@ class NftablesEnforcer:
                 failures.append((change, str(error)))
                 continue
             if step is not None:
-                # The last change to an element decides its final state.
                 steps[(step.set_name, step.element)] = step
         removed = {place for place, step in steps.items() if step.change.action == "remove"}
         kept: list[_Step] = []
@@ -132,9 +165,7 @@ class NftablesEnforcer:
                     failures.append((step.change, str(error)))
                     continue
             kept.append(step)
-        failures += self._apply_steps(kept)
-        if failures:
-            raise ApplyError(failures)
+        return kept, failures
 
     def elements(self) -> dict[str, list[str]]:
         """Jail name -> keys now in its sets, for the jails of the last setup()."""
@@ -179,12 +210,7 @@ class NftablesEnforcer:
             return []
         try:
             self._run(_elements_script(self.table, steps))
-            for step in steps:
-                present = self._present[step.set_name]
-                if step.change.action == "add":
-                    present.add(step.element)
-                else:
-                    present.discard(step.element)
+            self._mark(steps)
         except _NftRefused as error:
             # A refused script changes nothing, so halves can be retried safely.
             if len(steps) == 1:
@@ -193,6 +219,15 @@ class NftablesEnforcer:
             middle = len(steps) // 2
             return self._apply_steps(steps[:middle]) + self._apply_steps(steps[middle:])
         return []
+
+    def _mark(self, steps: Sequence[_Step]) -> None:
+        """Note what the applied steps put in (or took out of) the sets."""
+        for step in steps:
+            present = self._present[step.set_name]
+            if step.change.action == "add":
+                present.add(step.element)
+            else:
+                present.discard(step.element)
 
     def _run(self, script: str) -> None:
         self._nft(["-f", "-"], script)

@@ -43,6 +43,12 @@ class RecordingEnforcer:
         self.setups.append(tuple(jails))
         self._keys = {jail.name: set() for jail in jails}
 
+    def rebuild(self, jails: Sequence[JailFirewall], changes: Sequence[Change],
+                now: float) -> None:
+        """setup() then apply(), recorded as both (a twin has no moment in between)."""
+        self.setup(jails)
+        self.apply(changes, now)
+
     def apply(self, changes: Sequence[Change], now: float) -> None:
         """Record the batch and add or discard each key (expiry is not simulated)."""
         self.batches.append(AppliedBatch(tuple(changes), now))
