@@ -17,28 +17,17 @@ from floodwall.bans.policy import BanPolicy
 from floodwall.bans.service import MANUAL_JAIL, BanService
 from floodwall.bans.transfer import Entry
 from floodwall.clock import ManualClock
-from floodwall.config.loader import parse_config
 from floodwall.enforcement.recording import RecordingEnforcer
 from floodwall.errors import ControlError, EnforcementError
 from floodwall.model import Ban, Change, Decision, Failure
+from floodwall.settings.values import Config
 from floodwall.storage.database import IN_MEMORY, Database
+from tests.support.configs import Table, load
 
 NOW = 1_800_000_000.0
-CONFIG = """
-[floodwall]
-state_dir = "{root}/state"
-socket = "{root}/control.sock"
-backend = "dry-run"
-protect_ssh_sessions = false
-{extra}
-[jails.web]
-logpath = "{root}/web.log"
-bantime = "1h"
-ignoreip = ["192.0.2.250"]
-[jails.mail]
-logpath = "{root}/mail.log"
-bantime = "1h"
-"""
+JAILS = {"web": {"logpath": "web.log", "bantime": "1h", "ignoreip": ["192.0.2.250"]},
+         "mail": {"logpath": "mail.log", "bantime": "1h"}}
+"""Two jails banning for an hour; 192.0.2.250 is allowlisted in `web`."""
 
 
 class Notes(Addon):
@@ -86,10 +75,16 @@ class Setting:
     resets: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-def _setting(tmp_path: Path, extra: str = "", firewall: RecordingEnforcer | None = None,
-             addons: Sequence[Addon] = ()) -> Setting:
-    config = parse_config(CONFIG.format(root=tmp_path, extra=extra),
-                          str(tmp_path / "floodwall.toml"))
+def _config(tmp_path: Path, **sections: Table) -> Config:
+    """The two jails of JAILS with these sections ([aggregate], [recidive]...)."""
+    return load(tmp_path, {name: {**jail, "logpath": str(tmp_path / jail["logpath"])}
+                           for name, jail in JAILS.items()},
+                floodwall={"protect_ssh_sessions": False}, **sections)
+
+
+def _setting(tmp_path: Path, firewall: RecordingEnforcer | None = None,
+             addons: Sequence[Addon] = (), **sections: Table) -> Setting:
+    config = _config(tmp_path, **sections)
     database = Database(IN_MEMORY)
     jails = config.enabled_jails()
     policy = BanPolicy({j.name: j for j in jails}, Allowlist(config.ignoreip),
@@ -232,8 +227,8 @@ def test_the_firewall_reads_a_bans_failures_while_it_is_applied(tmp_path: Path) 
 
 
 def test_a_prefix_ban_replaces_its_members_and_recidive_follows_repeats(tmp_path: Path) -> None:
-    s = _setting(tmp_path, '[aggregate]\ncount = 2\nwithin = "1h"\n'
-                           '[recidive]\nmaxretry = 2\nfindtime = "1d"\nbantime = "1w"\n')
+    s = _setting(tmp_path, aggregate={"count": 2, "within": "1h"},
+                 recidive={"maxretry": 2, "findtime": "1d", "bantime": "1w"})
     s.service.decide([_decision("203.0.113.1")], NOW)
     made = s.service.decide([_decision("203.0.113.2")], NOW + 1)
     assert [(b.key, b.jail) for b in made] == [("203.0.113.2", "web"),
@@ -251,8 +246,7 @@ def test_a_reconfigured_service_keeps_what_was_protected_meanwhile(tmp_path: Pat
     s = _setting(tmp_path)
     s.service.policy.protect({"198.51.100.30": "it is fleet node gw2"})
     s.service.decide([_decision("203.0.113.40")], NOW)
-    config = parse_config(CONFIG.format(root=tmp_path, extra='[aggregate]\ncount = 2\n'),
-                          str(tmp_path / "floodwall.toml"))
+    config = _config(tmp_path, aggregate={"count": 2})
     policy = BanPolicy({j.name: j for j in config.enabled_jails()}, Allowlist(()))
     firewall = RecordingEnforcer()
     s.service.reconfigure(config, policy, firewall)
@@ -304,7 +298,7 @@ def test_a_prefix_holding_what_must_not_be_banned_is_refused_from_every_origin(
 
 
 def test_aggregation_never_bans_a_prefix_holding_an_allowlisted_address(tmp_path: Path) -> None:
-    s = _setting(tmp_path, '[aggregate]\ncount = 2\nwithin = "1h"\n')
+    s = _setting(tmp_path, aggregate={"count": 2, "within": "1h"})
     s.service.decide([_decision("192.0.2.1")], NOW)
     made = s.service.decide([_decision("192.0.2.2")], NOW + 1)
     assert [b.key for b in made] == ["192.0.2.2"]  # 192.0.2.250, the office, is in the /24

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
 
 from floodwall.addresses import ban_key, is_ban_key
 from floodwall.bans import transfer
@@ -143,12 +144,7 @@ class BanService:
         changes = self.ledger.remove(key, now, reason, jail)
         self._enforce(changes, now)
         lifted = [change.ban for change in changes]
-        if lifted:
-            for addon in self.addons:
-                try:
-                    addon.on_unban(lifted)
-                except Exception:  # an addon's bug must never undo or block an unban
-                    log.exception("addon %s failed in on_unban", type(addon).__name__)
+        self._tell("on_unban", lifted)
         return lifted
 
     def expire(self, now: float) -> None:
@@ -216,13 +212,19 @@ class BanService:
                 self._reset_count(ban.key, None if every_jail else ban.jail)
             log.info("ban %s jail=%s for %s origin=%s: %s", ban.key, ban.jail,
                      format_duration(ban.remaining(now)), ban.origin, ban.reason)
-        if applied:
-            for addon in self.addons:
-                try:
-                    addon.on_ban(applied)
-                except Exception:  # an addon's bug must never undo or block a ban
-                    log.exception("addon %s failed in on_ban", type(addon).__name__)
+        self._tell("on_ban", applied)
         return applied
+
+    def _tell(self, event: Literal["on_ban", "on_unban"], bans: list[Ban]) -> None:
+        """Tell every add-on of these bans (if any); an add-on's bug never undoes or blocks
+        a ban or an unban."""
+        if not bans:
+            return
+        for addon in self.addons:
+            try:
+                addon.on_ban(bans) if event == "on_ban" else addon.on_unban(bans)
+            except Exception:
+                log.exception("addon %s failed in %s", type(addon).__name__, event)
 
     def _follow_ups(self, applied: Sequence[Ban], now: float) -> list[Ban]:
         """Prefix aggregation and the recidive rule, after the bans are in the ledger."""
