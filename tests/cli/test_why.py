@@ -46,3 +46,19 @@ def test_why_shows_each_ban_with_rule_step_and_lines(tmp_path: Path) -> None:
 
     missing = _why(config, "192.0.2.1")
     assert missing.returncode == 1 and "never banned" in missing.stdout
+
+
+def test_escape_sequences_from_logs_never_reach_the_terminal(tmp_path: Path) -> None:
+    config = floodwall_toml(tmp_path, {"web": {"logpath": "/x"}})
+    ledger = Ledger(Database(tmp_path / "state" / "floodwall.sqlite3"))
+    evil = '203.0.113.9 - - "GET /\x1b]0;owned\x07\x1b[2J\u202etxt.exe" 404'
+    ledger.add([(Ban("203.0.113.9", "web", 1003.0, None, 1, "local", "reason \x1b[31mred"),
+                 [Failure("web", "203.0.113.9", 1000.0, "/var/log/a\x1b[H.log", 1, evil)])])
+    ledger.database.close()
+
+    out = _why(config, "203.0.113.9").stdout
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "GET /\\x1b]0;owned\\x07\\x1b[2J\\u202etxt.exe" in out
+    assert "rule:  reason \\x1b[31mred" in out and "/var/log/a\\x1b[H.log:1:" in out
+    as_json = json.loads(_why(config, "203.0.113.9", "--json").stdout)
+    assert as_json["evidence"][0]["line"] == evil  # JSON carries the text as it was

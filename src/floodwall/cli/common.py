@@ -10,6 +10,7 @@ from typing import Any
 
 from floodwall.config.loader import load_config
 from floodwall.settings.values import Config
+from floodwall.terminal import printable
 
 DEFAULT_CONFIG = "/etc/floodwall/floodwall.toml"
 
@@ -45,12 +46,12 @@ def timestamp(seconds: float | None) -> str:
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    """A plain aligned table on stdout."""
-    widths = [max(len(str(cell)) for cell in column)
-              for column in zip(headers, *rows, strict=False)]
-    for row in [headers, *rows]:
+    """A plain aligned table on stdout, control characters in cells escaped."""
+    shown = [[printable(str(cell)) for cell in row] for row in [headers, *rows]]
+    widths = [max(len(cell) for cell in column) for column in zip(*shown, strict=False)]
+    for row in shown:
         cells = zip(row, widths, strict=False)
-        print("  ".join(str(cell).ljust(width) for cell, width in cells).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in cells).rstrip())
 
 
 def err(message: str) -> None:

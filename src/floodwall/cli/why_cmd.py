@@ -9,6 +9,7 @@ from floodwall.addresses import normalise_address
 from floodwall.cli.common import add_config_option, config_from, print_json, timestamp
 from floodwall.settings.durations import format_duration
 from floodwall.storage.database import Database
+from floodwall.terminal import printable
 
 
 def register(subparsers: Any) -> None:
@@ -28,8 +29,8 @@ def _why(args: argparse.Namespace) -> int:
     try:
         stored = database.bans_of(key)
         if not stored:
-            print(f"{key} was never banned (or its bans ended longer ago than [floodwall] "
-                  "history)")
+            print(f"{printable(key)} was never banned (or its bans ended longer ago than "
+                  "[floodwall] history)")
             return 1
         for number, item in enumerate(stored, start=1):
             ban = item.ban
@@ -45,16 +46,16 @@ def _why(args: argparse.Namespace) -> int:
             length = None if ban.until is None else ban.until - ban.start
             state = ("active" if item.ended is None else
                      f"ended {timestamp(item.ended)} ({item.end_reason})")
-            print(f"ban {number} of {len(stored)}: {ban.key} in jail {ban.jail}, "
-                  f"{timestamp(ban.start)} for {format_duration(length)}, {state}")
-            print(f"  rule:  {ban.reason}")
+            print(printable(f"ban {number} of {len(stored)}: {ban.key} in jail {ban.jail}, "
+                            f"{timestamp(ban.start)} for {format_duration(length)}, {state}"))
+            print(f"  rule:  {printable(ban.reason)}")
             step = "first offence" if ban.step == 0 else f"{ban.step} earlier ban(s)"
-            print(f"  step:  {step}; origin {ban.origin}; {ban.count} failure(s)")
+            print(f"  step:  {step}; origin {printable(ban.origin)}; {ban.count} failure(s)")
             shown = evidence if args.lines == 0 else evidence[-args.lines:]
             if len(shown) < len(evidence):
                 print(f"  lines: last {len(shown)} of {len(evidence)}")
             for line in shown:
-                print(f"    {line.path}:{line.lineno}: {line.line}")
+                print(f"    {printable(line.path)}:{line.lineno}: {printable(line.line)}")
     finally:
         database.close()
     return 0

@@ -6,6 +6,7 @@ import datetime as dt
 
 from floodwall.reporting.stats import Count, Report
 from floodwall.settings.durations import format_duration
+from floodwall.terminal import printable
 
 
 def render_text(report: Report) -> str:
@@ -33,10 +34,12 @@ def render_text(report: Report) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """Aligned lines of a table (header first)."""
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
+    """Aligned lines of a table (header first), control characters in cells escaped (paths
+    and vhosts come from logs)."""
+    shown = [[printable(cell) for cell in row] for row in [headers, *rows]]
+    widths = [max(len(cell) for cell in column) for column in zip(*shown, strict=False)]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
-            for row in [headers, *rows]]
+            for row in shown]
 
 
 def _section(title: str, headers: list[str], rows: list[list[str]]) -> list[str]:
