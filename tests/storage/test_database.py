@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from floodwall.errors import StorageError
-from floodwall.model import Position
+from floodwall.model import Ban, Position
 from floodwall.storage.database import Database
 
 
@@ -86,3 +86,27 @@ def test_an_in_memory_database_holds_bans_and_leaves_no_file(tmp_path: Path,
     assert database.count_bans("192.0.2.1", 0.0) == 1
     database.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_ledgers_files_are_root_only_from_their_first_byte(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)  # systemd's default StateDirectory mode
+    database = Database(str(state / "floodwall.sqlite3"))
+    database.add_bans([(Ban("192.0.2.7", "web", 1.0, 2.0, 1, "local", "x"), ())])
+    names = sorted(path.name for path in state.iterdir())
+    assert names == ["floodwall.sqlite3", "floodwall.sqlite3-shm", "floodwall.sqlite3-wal"]
+    assert {(state / name).stat().st_mode & 0o777 for name in names} == {0o600}
+    database.close()
+
+
+def test_files_an_older_version_left_readable_are_made_root_only(tmp_path: Path) -> None:
+    path = tmp_path / "floodwall.sqlite3"
+    Database(str(path)).close()
+    for name in ("floodwall.sqlite3", "floodwall.sqlite3-wal"):
+        (tmp_path / name).touch()
+        (tmp_path / name).chmod(0o644)
+    database = Database(str(path))
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert ((tmp_path / "floodwall.sqlite3-wal").stat().st_mode & 0o777) == 0o600
+    database.close()

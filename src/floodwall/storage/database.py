@@ -126,6 +126,11 @@ class Database:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         on_disk = self.path != IN_MEMORY
+        # The ledger holds evidence (log lines, URLs with their tokens): SQLite's files,
+        # -wal and -shm included, are made readable by root alone from their first byte,
+        # whatever the directory's mode (a local user holding a lock on a world-readable
+        # -shm could make every ledger write fail).
+        umask = os.umask(0o077) if on_disk else None
         try:
             if on_disk:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -138,11 +143,16 @@ class Database:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
             self._migrate()
             if on_disk:
-                os.chmod(self.path, 0o600)
+                for suffix in ("", "-wal", "-shm"):  # those an older version left readable
+                    if os.path.exists(self.path + suffix):
+                        os.chmod(self.path + suffix, 0o600)
         except (sqlite3.Error, OSError) as problem:
             raise StorageError(f"{self.path}: cannot open the state database: {problem}; "
                                "check the directory exists and is writable by root "
                                "([floodwall] state_dir)") from None
+        finally:
+            if umask is not None:
+                os.umask(umask)
 
     def close(self) -> None:
         """Close the connection."""
