@@ -382,3 +382,25 @@ def test_a_long_catch_up_comes_in_batches_of_bounded_size(
         assert numbers(mine) == list(range(1, 5001))
         assert [line.lineno for line in mine] == list(range(1, 5001))
     assert not watcher.backlog and watcher.read_available() == []
+
+
+def test_a_file_reached_through_links_is_read_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    for site in ("a", "b", "c"):
+        (tmp_path / site / "logs").mkdir(parents=True)
+    real = tmp_path / "a" / "logs" / "access.log"
+    real.write_text("")
+    (tmp_path / "b" / "logs" / "access.log").symlink_to(real)  # a tenant's link
+    os.link(real, tmp_path / "c" / "logs" / "access.log")  # and a hard one
+    with caplog.at_level(logging.WARNING):
+        watcher = GlobWatcher([str(tmp_path / "*" / "logs" / "access.log")],
+                              MemoryOffsetStore(), start_at_end=False)
+    try:
+        assert watcher.files() == [str(real)]
+        assert caplog.text.count("is the same file as one already followed") == 1
+        real.write_text("404 one\n404 two\n")
+        lines = watcher.read_available()
+        assert [(line.path, line.text) for line in lines] == [
+            (str(real), "404 one"), (str(real), "404 two")]
+    finally:
+        watcher.close()

@@ -57,6 +57,11 @@ class FileFollower:
             self._warn_io(error)
 
     @property
+    def identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the open file; None while none is open."""
+        return self._identity if self._fd is not None else None
+
+    @property
     def is_open(self) -> bool:
         """Whether a file is open (False while the path is missing or unreadable)."""
         return self._fd is not None

@@ -64,6 +64,7 @@ class GlobWatcher:
         self._followers: dict[str, FileFollower] = {}
         self._rotating: set[str] = set()  # followers waiting out a rotation grace
         self._watch_warned = False
+        self._alias_warned = False
         self._rescan(saved=store.load_positions())
 
     def read_available(self) -> list[SourceLine]:
@@ -175,7 +176,21 @@ class GlobWatcher:
             self._unwatch(directory)
         self._names = names
         new = matched - set(self._followers)
+        followed = {identity for follower in self._followers.values()
+                    if (identity := follower.identity) is not None}
         for path in sorted(new):
+            identity = _identity(path)
+            if identity is not None and identity in followed:
+                # Another path (a symlink, a hard link, a bind mount) to a file already
+                # followed: its lines must count once, or a tenant who can make links in
+                # their logs/ folder could get anyone banned.
+                if not self._alias_warned:
+                    log.warning("%s is the same file as one already followed (a link); it is "
+                                "read once, through the first path", path)
+                    self._alias_warned = True
+                continue
+            if identity is not None:
+                followed.add(identity)
             self._followers[path] = FileFollower(
                 path, position=saved.get(path) if saved is not None else None,
                 start_at_end=self._start_at_end and saved is not None,
@@ -278,3 +293,12 @@ class GlobWatcher:
         if not wakes:
             return None
         return max(_MIN_WAIT, min(wakes) - time.monotonic())
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file a path leads to (through links); None if unreadable."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
