@@ -217,13 +217,18 @@ class Daemon:
                 await asyncio.wait_for(self._stop.wait(), timeout=TICK_SECONDS)
             try:
                 self.tick()
-                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS and self.watcher:
-                    self.watcher.checkpoint()
-                    if self.journals is not None:
-                        self.journals.checkpoint()
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                    self.checkpoint()
                     last_checkpoint = time.monotonic()
             except FloodwallError as problem:
                 log.error("%s", problem)
+
+    def checkpoint(self) -> None:
+        """Save how far every file and journal has been read."""
+        if self.watcher is not None:
+            self.watcher.checkpoint()
+        if self.journals is not None:
+            self.journals.checkpoint()
 
     def tick(self) -> None:
         """Expire due bans and emptied windows; retry the firewall if it failed before."""
@@ -361,4 +366,7 @@ class Daemon:
         key = text if text in stored else request_key(request)
         now = self.clock.now()
         lifted = self.bans.lift(key, now, "unbanned by hand", request.get("jail"))
+        # At once, not at the next checkpoint: a crash in between would read the lines
+        # that made the ban again at the next start, and ban the key again.
+        self.checkpoint()
         return [ban_json(ban, now) for ban in lifted]
