@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from floodwall.audit.logvhosts import vhosts_from_logs
+from floodwall.audit.logvhosts import resolve_name, served_here, vhosts_from_logs
 from floodwall.config.loader import parse_config
 
 
@@ -25,3 +25,21 @@ def test_names_served_by_the_sites_are_found_busiest_first(tmp_path: Path) -> No
     config = parse_config(f'[jails.web]\nlogpath = "{tmp_path}/*/access.log"\n'
                           '[jails.ssh]\nfilter = "sshd"\nlogpath = "/nonexistent"\n')
     assert vhosts_from_logs(config) == ["shop.example", "blog.example"]
+
+
+def test_only_names_of_this_host_become_targets() -> None:
+    dns = {"shop.example": ["198.51.100.10"], "internal-admin.corp": ["10.20.0.5"],
+           "mixed.example": ["198.51.100.10", "203.0.113.99"], "v6.example": ["2001:db8::10"],
+           "kube-api.cluster.local": ["127.0.0.1"]}
+    names = ["blog.example", "shop.example", "internal-admin.corp", "mixed.example",
+             "v6.example", "unknown.example", "kube-api.cluster.local"]
+    kept = served_here(names, configured={"blog.example"},
+                       own={"198.51.100.10", "2001:db8::10"},
+                       resolve=lambda name: dns.get(name, []))
+    # Configured, or every address this host's own; never elsewhere, never unresolved.
+    assert kept == ["blog.example", "shop.example", "v6.example"]
+
+
+def test_the_real_resolver_reads_the_hosts_file() -> None:
+    assert "127.0.0.1" in resolve_name("localhost") or "::1" in resolve_name("localhost")
+    assert resolve_name("no-such-name.invalid") == []

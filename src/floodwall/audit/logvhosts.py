@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import glob
+import ipaddress
 import os
 import re
+import socket
 from collections import Counter
+from collections.abc import Callable, Collection, Iterable
 
 from floodwall.matching.accesslog import access_parser
 from floodwall.settings.values import Config
@@ -41,6 +44,37 @@ def vhosts_from_logs(config: Config, tail_bytes: int = TAIL_BYTES) -> list[str]:
                     if _HOSTNAME.match(name) and not name.replace(".", "").isdigit():
                         seen[name] += 1
     return [name for name, count in seen.most_common(MAX_NAMES) if count >= 2]
+
+
+Resolver = Callable[[str], list[str]]
+"""A host name's addresses (empty when it does not resolve)."""
+
+
+def resolve_name(name: str) -> list[str]:
+    """The addresses DNS (or /etc/hosts) gives for a name; empty when none."""
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
+def served_here(names: Iterable[str], configured: Collection[str], own: Collection[str],
+                resolve: Resolver = resolve_name) -> list[str]:
+    """The names from logs that are this host's to audit: a vhost of the web server's
+    configuration, or a name every address of which is this host's own. A Host header is
+    client text: a name pointing elsewhere (a cluster-internal service, another host of the
+    private network) is never fetched."""
+    mine = {ipaddress.ip_address(address) for address in own}
+    kept = []
+    for name in names:
+        if name in configured:
+            kept.append(name)
+            continue
+        addresses = {ipaddress.ip_address(address.split("%")[0]) for address in resolve(name)}
+        if addresses and addresses <= mine:
+            kept.append(name)
+    return kept
 
 
 def _tail(path: str, size: int) -> list[str]:

@@ -7,8 +7,9 @@ import os
 import sys
 
 from floodwall.audit import FetchOptions, audit_sync, find_vhosts, targets, text_report, to_json
-from floodwall.audit.logvhosts import vhosts_from_logs
+from floodwall.audit.logvhosts import served_here, vhosts_from_logs
 from floodwall.audit.vhosts import default_config_dir
+from floodwall.bans.selfprotect import local_addresses
 from floodwall.cli.common import DEFAULT_CONFIG
 from floodwall.config.loader import load_config
 from floodwall.errors import ConfigError
@@ -66,11 +67,13 @@ def run(args: argparse.Namespace) -> int:
     names = list(args.urls)
     if args.vhosts:
         found: list[str] = []
-        if os.path.exists(args.config):
-            found += vhosts_from_logs(load_config(args.config))
         config_dir = args.config_dir or default_config_dir()
-        if args.config_dir or os.path.isdir(config_dir):
-            found += [vhost.url for vhost in find_vhosts(config_dir)]
+        configured = (find_vhosts(config_dir) if args.config_dir or os.path.isdir(config_dir)
+                      else [])
+        if os.path.exists(args.config):
+            found += served_here(vhosts_from_logs(load_config(args.config)),
+                                 {vhost.name for vhost in configured}, local_addresses())
+        found += [vhost.url for vhost in configured]
         if not found:
             raise ConfigError("no server_name, ServerName or ServerAlias with a fetchable host "
                               "name found, nor a vhost served in the access logs of the "
