@@ -79,22 +79,21 @@ def test_start_ban_unban_stop_run_without_a_shell(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not SSHD_FILTER.exists(), reason="LOUD SKIP: Debian's fail2ban package "
                     "(its sshd filter) is not installed")
-def test_shell_metacharacters_from_a_log_line_are_refused_and_logged_never_run(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    failures = _sshd_failures(f"x;touch${{IFS}}{tmp_path}/pwned", "192.0.2.9")
-    assert failures[0].fields["user"] == f"x;touch${{IFS}}{tmp_path}/pwned"
+def test_shell_metacharacters_from_a_log_line_reach_the_action_as_text_never_as_shell(
+        tmp_path: Path) -> None:
+    user = f"x;touch${{IFS}}{tmp_path}/pwned`id`$(id)'\"\\"
+    failures = _sshd_failures(user, "192.0.2.9")
+    assert failures[0].fields["user"] == user
     jail = _jail(tmp_path, SHELL_ACTION, firewall=False)
     enforcer = CommandEnforcer(RecordingEnforcer(), [jail], evidence=lambda ban: failures)
     enforcer.setup([JailFirewall("sshd")])
+    enforcer.apply([Change("add", _ban("192.0.2.9"))], 0)
     assert enforcer.settle(10)
-    with caplog.at_level(logging.ERROR, logger="floodwall.enforcement"):
-        enforcer.apply([Change("add", _ban("192.0.2.9"))], 0)
-        assert enforcer.settle(10)
     assert not (tmp_path / "pwned").exists()
-    assert not (tmp_path / "users").exists() and not (tmp_path / "shell-banned-192.0.2.9").exists()
-    [record] = caplog.records
-    assert "actionban refused for 192.0.2.9, not run" in record.getMessage()
-    assert "<F-USER> comes from a log line" in record.getMessage()
+    # The ban ran (an attacker no longer escapes a command-only jail by their user name),
+    # with the name exactly as the attacker wrote it.
+    assert (tmp_path / "shell-banned-192.0.2.9").exists()
+    assert (tmp_path / "users").read_text() == user + "\n"
 
 
 @pytest.mark.skipif(not SSHD_FILTER.exists(), reason="LOUD SKIP: Debian's fail2ban package "
@@ -399,3 +398,32 @@ def test_a_slow_action_holds_up_neither_the_firewall_nor_the_other_jails(
     assert enforcer.pending() == {"sshd": 0, "web": 0}
     enforcer.close()
     assert not (fast_dir / "started").exists()
+
+
+QUOTING_ACTION = """[Definition]
+actionban = printf '%%s|' "u=<F-USER>" 'single <F-USER> quoted' <F-USER> > <dir>/quoted
+            touch <dir>/names/<F-USER>
+            printf '%%s' "<matches>" > <dir>/matches
+[Init]
+dir = {dir}
+"""
+
+
+@pytest.mark.parametrize("user", ["../../escaped", "..", "a/b", "plain", "$(id) ' \" \\ *"])
+def test_log_values_keep_their_quotes_and_their_directory(tmp_path: Path, user: str) -> None:
+    (tmp_path / "names").mkdir()
+    lines = ("line one; rm -rf /", "line 'two' $(id)")
+    failures = [Failure("sshd", "192.0.2.12", 1.0, "auth.log", n, text, {"user": user})
+                for n, text in enumerate(lines, start=1)]
+    enforcer = CommandEnforcer(RecordingEnforcer(),
+                               [_jail(tmp_path, QUOTING_ACTION, firewall=False)],
+                               evidence=lambda ban: failures)
+    enforcer.setup([JailFirewall("sshd")])
+    enforcer.apply([Change("add", _ban("192.0.2.12"))], 0)
+    assert enforcer.settle(10)
+    assert (tmp_path / "quoted").read_text() == f"u={user}|single {user} quoted|{user}|"
+    assert (tmp_path / "matches").read_text() == "\n".join(lines)
+    [made] = list((tmp_path / "names").iterdir())  # one file, in its directory
+    assert made.name.replace("%2F", "/").replace("%2E", ".").replace("%25", "%") == user
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "action.d", "matches", "names", "quoted"]

@@ -6,11 +6,17 @@ lets the address in again. It wraps the native enforcer, which keeps every jail 
 a native firewall action.
 
 Safety: the command text comes from the operator's action.d files and is trusted; the
-values put into it at ban time are not. Each is validated for its kind (an address is an
-address, a number a number), and a value taken from a log line (<F-USER>, <matches>…) must
-consist of characters no shell interprets, or the command is refused and logged, never run.
-A command without shell syntax is split with shlex and run without a shell; one that needs
-a shell gets every value through shlex.quote (a no-op for values that passed validation).
+values put into it at ban time are not. A value of a known kind is validated for it (an
+address is an address, a number a number) or the command is refused. A value taken from a
+log line (<F-USER>, <matches>…) may hold anything, and is never read as shell syntax:
+- a command without shell syntax is split with shlex first and run without a shell, so a
+  value is part of one argument and can never add, merge or split arguments;
+- a command that needs a shell gets such a value as an environment variable, referred to
+  where the tag stood ("${FLOODWALL_VALUE_1}", quoted as the text around it needs), so the
+  shell expands it once and never evaluates it;
+- where the tag follows a `/` (a path), its `/` are written %2F and a bare `.` or `..` as
+  %2E…, so it names one file in that directory and cannot leave it.
+Every ban is thus handed to the action, whatever the attacker chose to be called.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import os
 import re
 import shlex
 import socket
@@ -39,34 +46,49 @@ Evidence = Callable[[Ban], Sequence[Failure]]
 
 _TAG = re.compile(r"<([^ <>]+)>")
 _SHELL_SYNTAX = re.compile(r"""[|&;<>()$`\\"'*?\[\]#~{}!\n]""")
-_LOG_SAFE = re.compile(r"^(?:[A-Za-z0-9_@%+=:,./][A-Za-z0-9_@%+=:,./\-]*)?$")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,252}$")
-_FROM_LOG = frozenset({"matches", "ipmatches", "ipjailmatches"})
+_ADDRESSES = frozenset({"ip", "fid"})
+_NUMBERS = frozenset({"failures", "ipfailures", "ipjailfailures", "time", "bantime",
+                      "bancount", "restored"})
+_NAMES = frozenset({"family", "fq-hostname", "sh-hostname"})
 _MAX_DEPTH = 10
+_VARIABLE = "FLOODWALL_VALUE_{}"
+"""Environment variables that carry log text to a shell command."""
 
 
 class RefusedValue(EnforcementError):
     """A value for a tag failed validation; the command is not run."""
 
 
+def _is_log_text(tag: str) -> bool:
+    """Whether a tag's value is text from a log line (anything an attacker wrote)."""
+    return tag not in _ADDRESSES and tag not in _NUMBERS and tag not in _NAMES
+
+
 def _validated(tag: str, value: str) -> str:
-    """The value if it is safe for its tag; RefusedValue otherwise."""
-    if tag in ("ip", "fid"):
+    """The value of a typed tag if it is what its kind says; RefusedValue otherwise."""
+    if tag in _ADDRESSES:
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError:
             raise RefusedValue(f"<{tag}> {value!r} is not an address") from None
-    elif tag in ("failures", "ipfailures", "ipjailfailures", "time", "bantime", "bancount",
-                 "restored"):
+    elif tag in _NUMBERS:
         if not _NUMBER.match(value):
             raise RefusedValue(f"<{tag}> {value!r} is not a number")
-    elif tag in ("family", "fq-hostname", "sh-hostname"):
-        if not _NAME.match(value):
-            raise RefusedValue(f"<{tag}> {value!r} is not a plain name")
-    elif not _LOG_SAFE.match(value):
-        raise RefusedValue(f"<{tag}> comes from a log line and holds characters a shell "
-                           f"would interpret: {value[:80]!r}")
+    elif tag in _NAMES and not _NAME.match(value):
+        raise RefusedValue(f"<{tag}> {value!r} is not a plain name")
+    return value
+
+
+def _log_value(value: str, in_path: bool) -> str:
+    """Log text as it may reach a command: no NUL (no argument or variable can hold one);
+    after a `/`, one file name that cannot leave its directory."""
+    value = value.replace("\x00", "\ufffd")
+    if in_path:
+        value = value.replace("%", "%25").replace("/", "%2F")
+        if value in (".", ".."):
+            value = value.replace(".", "%2E")
     return value
 
 
@@ -97,13 +119,15 @@ class _Template:
         self.text = text
         self.static = static
 
-    def argv(self, dynamic: Mapping[str, str]) -> list[str]:
-        """The argv to run; RefusedValue if a value put into it is not safe."""
+    def command(self, dynamic: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The argv to run and the variables to add to its environment; RefusedValue if a
+        typed value is not of its kind."""
         text = self._expand(self.text, dynamic.get("family", ""), 0)
         if _SHELL_SYNTAX.search(_TAG.sub("", text)):
-            return ["/bin/sh", "-c", _fill(text, dynamic, shlex.quote)]
+            script, variables = _shell_fill(text, dynamic)
+            return ["/bin/sh", "-c", script], variables
         # Split first, so that no value can ever add or merge arguments.
-        return [_fill(word, dynamic, str) for word in shlex.split(text)]
+        return [_fill(word, dynamic) for word in shlex.split(text)], {}
 
     def _expand(self, text: str, family: str, depth: int) -> str:
         """The text with the action's own options (trusted config) put in, recursively."""
@@ -118,22 +142,65 @@ class _Template:
         return _TAG.sub(replace, text)
 
 
-def _fill(text: str, dynamic: Mapping[str, str], quote: Callable[[str], str]) -> str:
-    """The text with the ban's values put in, each validated (and quoted for a shell)."""
+def _value(tag: str, dynamic: Mapping[str, str]) -> str | None:
+    """A tag's value (fail2ban gives an absent field as empty); None: not a ban's tag."""
+    if tag in dynamic:
+        return dynamic[tag]
+    return "" if tag.startswith("F-") else None
+
+
+def _fill(word: str, dynamic: Mapping[str, str]) -> str:
+    """One argument with the ban's values put in (typed ones validated)."""
     def replace(match: re.Match[str]) -> str:
         tag = match.group(1)
-        if tag in dynamic:
-            return quote(_validated(tag, dynamic[tag]))
-        if tag.startswith("F-"):
-            return quote("")  # fail2ban gives an absent field as empty
-        return match.group(0)  # not a tag floodwall knows: left as written, as fail2ban does
-    return _TAG.sub(replace, text)
+        value = _value(tag, dynamic)
+        if value is None:
+            return match.group(0)  # not a tag floodwall knows: left as written, as fail2ban
+        if not _is_log_text(tag):
+            return _validated(tag, value)
+        return _log_value(value, word[:match.start()].endswith("/"))
+    return _TAG.sub(replace, word)
 
 
-def command_argv(text: str, tags: Mapping[str, str]) -> list[str]:
-    """The argv of a fail2ban command (operator's text) with `tags` put in, each validated
-    for its kind; RefusedValue if one is not safe."""
-    return _Template(text, {}).argv(tags)
+def _shell_fill(text: str, dynamic: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """A shell script with the ban's values put in: typed ones validated (and quoted where
+    no quotes surround them), log text as references to environment variables, written
+    for the quotes around the tag; and those variables."""
+    variables: dict[str, str] = {}
+    out: list[str] = []
+    quote = ""  # the quote the text is inside of at this point: "", "'" or '"'
+    index = 0
+    while index < len(text):
+        char = text[index]
+        match = _TAG.match(text, index) if char == "<" else None
+        value = _value(match.group(1), dynamic) if match else None
+        if match is not None and value is not None:
+            tag = match.group(1)
+            if _is_log_text(tag):
+                name = _VARIABLE.format(len(variables) + 1)
+                variables[name] = _log_value(value, "".join(out).endswith("/"))
+                out.append({"": f'"${{{name}}}"', '"': f"${{{name}}}",
+                            "'": f"'\"${{{name}}}\"'"}[quote])
+            else:
+                safe = _validated(tag, value)
+                out.append(shlex.quote(safe) if not quote else safe)
+            index = match.end()
+            continue
+        if char == "\\" and quote != "'":  # an escaped character changes no quoting
+            out.append(text[index:index + 2])
+            index += 2
+            continue
+        if char in "'\"" and quote in ("", char):
+            quote = "" if quote else char
+        out.append(char)
+        index += 1
+    return "".join(out), variables
+
+
+def command_line(text: str, tags: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The argv of a fail2ban command (operator's text) with `tags` put in, and the
+    variables to add to its environment; RefusedValue if a typed value is not of its kind."""
+    return _Template(text, {}).command(tags)
 
 
 class _CommandAction(ActionLifecycle):
@@ -176,14 +243,15 @@ class _CommandAction(ActionLifecycle):
         if template is None:
             return True
         try:
-            argv = template.argv(dynamic)
+            argv, variables = template.command(dynamic)
         except RefusedValue as refused:
             log.error("jail %s: action %s: %s refused for %s, not run: %s", self.jail,
                       self.name, command, what, refused)
             return False
         try:
             result = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
-                                    check=False)
+                                    check=False, env={**os.environ, **variables} if variables
+                                    else None)
         except (OSError, subprocess.TimeoutExpired) as problem:
             log.error("jail %s: action %s: %s for %s failed: %s", self.jail, self.name, command,
                       what, problem)

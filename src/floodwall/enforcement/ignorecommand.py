@@ -8,7 +8,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from floodwall.enforcement.commands import RefusedValue, command_argv
+from floodwall.enforcement.commands import RefusedValue, command_line
 from floodwall.settings.values import JailConfig
 
 log = logging.getLogger("floodwall.enforcement")
@@ -56,7 +56,7 @@ class IgnoreCommand:
 
     def _ask(self, key: str) -> bool:
         try:
-            argv = command_argv(self.text, {"ip": key, "fid": key})
+            argv, _ = command_line(self.text, {"ip": key, "fid": key})  # typed tags only
         except RefusedValue as refused:
             log.error("jail %s: ignorecommand refused for %s, not run: %s", self.jail, key,
                       refused)
