@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -427,3 +428,39 @@ def test_log_values_keep_their_quotes_and_their_directory(tmp_path: Path, user: 
     assert made.name.replace("%2F", "/").replace("%2E", ".").replace("%25", "%") == user
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "action.d", "matches", "names", "quoted"]
+
+
+FAILING_ACTION = """[Definition]
+actionban = test -e <dir>/works && touch <dir>/banned-<ip>
+actionunban = rm -f <dir>/banned-<ip>
+[Init]
+dir = {dir}
+"""
+
+
+def test_a_ban_an_action_fails_to_enforce_is_shown_and_counted(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from floodwall.clock import ManualClock
+    from floodwall.server.daemon import Daemon
+    from floodwall.server.metrics import render_metrics
+
+    jail = replace(_jail(tmp_path, FAILING_ACTION, firewall=False), filter="sshd")
+    config = replace(load(tmp_path, {"other": {"logpath": "/x"}}), jails=(jail,))
+    daemon = Daemon(config, clock=ManualClock(T0))
+    try:
+        daemon.bans.rebuild_firewall()
+        daemon.bans.ban_by_hand("192.0.2.21", "sshd")  # the action fails: no <dir>/works
+        assert daemon.bans.enforcer.settle(10)  # type: ignore[attr-defined]
+        (tmp_path / "works").touch()
+        daemon.bans.ban_by_hand("192.0.2.22", "sshd")
+        assert daemon.bans.enforcer.settle(10)  # type: ignore[attr-defined]
+        answer = asyncio.run(daemon.handle_request({"command": "bans"}))
+        marks = {ban["address"]: ban.get("not_enforced_by") for ban in answer["bans"]}
+        assert marks == {"192.0.2.21": ["note"], "192.0.2.22": None}
+        [status] = [j for j in daemon.status()["jails"] if j["name"] == "sshd"]
+        assert status["actions_failed"] == 1
+        assert 'floodwall_action_failures_total{jail="sshd"} 1.0' in render_metrics(
+            daemon).decode()
+    finally:
+        daemon.database.close()

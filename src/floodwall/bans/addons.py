@@ -72,6 +72,10 @@ class AddonHost(Protocol):
         """Per jail with fail2ban actions, its action calls not yet finished."""
         ...
 
+    def actions_failed(self) -> dict[str, int]:
+        """Per jail with fail2ban actions, its ban-time action calls that failed."""
+        ...
+
     async def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answer a control request as the control socket does."""
         ...

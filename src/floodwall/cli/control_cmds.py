@@ -69,6 +69,9 @@ def _status(args: argparse.Namespace) -> int:
         if jail.get("actions_pending"):
             print(f"jail {jail['name']}: {jail['actions_pending']} action command(s) waiting "
                   f"to run (its actions are slow; native firewall bans are not delayed)")
+        if jail.get("actions_failed"):
+            print(f"jail {jail['name']}: {jail['actions_failed']} action call(s) failed; "
+                  "`floodwall bans` marks the bans they do not enforce, the log says why")
     if "cluster" in answer:
         _print_fleet(answer["cluster"])
     return 0
@@ -100,7 +103,9 @@ def _print_bans(bans: list[dict[str, Any]], as_json: bool) -> None:
         return
     print_table(["address", "jail", "since", "left", "failures", "origin", "reason"],
                 [[b["address"], b["jail"], timestamp(b["start"]),
-                  format_duration(b["remaining"]), str(b["failures"]), b["origin"], b["reason"]]
+                  format_duration(b["remaining"]), str(b["failures"]), b["origin"],
+                  b["reason"] + (f" [NOT enforced by action {', '.join(b['not_enforced_by'])}]"
+                                 if b.get("not_enforced_by") else "")]
                  for b in bans])
 
 

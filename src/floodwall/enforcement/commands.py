@@ -222,8 +222,8 @@ class _CommandAction(ActionLifecycle):
     def _stop(self, family: str, why: str) -> None:
         self.run("actionstop", self._family_tags(family), why)
 
-    def _send(self, operation: Operation, tags: dict[str, str], what: str) -> None:
-        self._process(f"action{operation}", tags, what)
+    def _send(self, operation: Operation, tags: dict[str, str], what: str) -> bool:
+        return self._process(f"action{operation}", tags, what)
 
     def _flush(self, family: str, why: str) -> bool:
         return self.run("actionflush", self._family_tags(family), why)
@@ -401,6 +401,21 @@ class CommandEnforcer:
         for name in self._no_firewall & set(self._actions):
             found[name] = sorted(self._banned[name])
         return found
+
+    def not_enforcing(self) -> dict[tuple[str, str], list[str]]:
+        """(jail, key) -> the actions whose last ban of it failed (it is not enforced by
+        them)."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for name, actions in self._actions.items():
+            for action in actions:
+                for key in action.failing.copy():  # copied at once: actions run on threads
+                    found.setdefault((name, key), []).append(action.name)
+        return found
+
+    def failures(self) -> dict[str, int]:
+        """Per jail with actions, its ban-time action calls that failed since start."""
+        return {name: sum(action.failures for action in actions)
+                for name, actions in self._actions.items()}
 
     def pending(self) -> dict[str, int]:
         """Per jail with command actions, its action calls queued and not yet finished."""

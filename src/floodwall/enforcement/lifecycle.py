@@ -26,6 +26,10 @@ class ActionLifecycle:
         """Address families started ("" for an action not started on demand)."""
         self.banned: dict[str, tuple[Ban, dict[str, str]]] = {}
         """Key -> the ban as this action last got it, and its tags (unban gets the same)."""
+        self.failing: set[str] = set()
+        """Keys whose last ban (or prolong) by this action failed: not enforced by it."""
+        self.failures = 0
+        """Ban-time calls (ban, prolong, unban) that failed since start."""
 
     def start(self) -> None:
         """Start at the jail's start (on-demand actions wait for their first ban)."""
@@ -39,20 +43,29 @@ class ActionLifecycle:
             if known[0].until != ban.until:
                 self.banned[ban.key] = (ban, tags)
                 if self._can("prolong"):
-                    self._send("prolong", tags, ban.key)
+                    self._note(ban.key, self._send("prolong", tags, ban.key))
             return
         if restored and self._norestored():
             return  # e.g. a mail action: the ban was reported before the restart
         if self.on_demand and tags["family"] not in self.started:
             self._begin(tags["family"])
         self.banned[ban.key] = (ban, tags)
-        self._send("ban", tags, ban.key)
+        self._note(ban.key, self._send("ban", tags, ban.key))
 
     def unban(self, key: str) -> None:
         """Unban a key this action banned (with the tags it was banned with)."""
         known = self.banned.pop(key, None)
-        if known is not None:
-            self._send("unban", known[1], key)
+        self.failing.discard(key)
+        if known is not None and not self._send("unban", known[1], key):
+            self.failures += 1
+
+    def _note(self, key: str, succeeded: bool) -> None:
+        """Keep whether the action enforces the key's ban."""
+        if succeeded:
+            self.failing.discard(key)
+        else:
+            self.failing.add(key)
+            self.failures += 1
 
     def reload(self) -> None:
         """The configuration was read again and this action did not change."""
@@ -85,7 +98,8 @@ class ActionLifecycle:
     def _stop(self, family: str, why: str) -> None:
         raise NotImplementedError
 
-    def _send(self, operation: Operation, tags: dict[str, str], what: str) -> None:
+    def _send(self, operation: Operation, tags: dict[str, str], what: str) -> bool:
+        """Run a ban-time operation; whether it succeeded."""
         raise NotImplementedError
 
     def _flush(self, family: str, why: str) -> bool:

@@ -76,8 +76,8 @@ class PythonAction(ActionLifecycle):
     def _stop(self, family: str, why: str) -> None:
         self._call({"op": "stop"}, why)
 
-    def _send(self, operation: Operation, tags: dict[str, str], what: str) -> None:
-        self._call({"op": operation, "info": action_info(tags)}, what)
+    def _send(self, operation: Operation, tags: dict[str, str], what: str) -> bool:
+        return self._call({"op": operation, "info": action_info(tags)}, what)
 
     def _flush(self, family: str, why: str) -> bool:
         return self._call({"op": "flush"}, why)

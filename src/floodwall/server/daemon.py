@@ -285,7 +285,11 @@ class Daemon:
             return {"ok": True, **self.status()}
         if command == "bans":
             now = self.clock.now()
-            return {"ok": True, "bans": [ban_json(b, now) for b in self.bans.ledger.active()]}
+            failing = self._not_enforcing()
+            return {"ok": True, "bans": [
+                {**ban_json(b, now), **({"not_enforced_by": failing[(b.jail, b.key)]}
+                                        if (b.jail, b.key) in failing else {})}
+                for b in self.bans.ledger.active()]}
         if command == "ban":
             return {"ok": True, "bans": [ban_json(b, self.clock.now())
                                          for b in self.manual_ban(request)]}
@@ -317,6 +321,7 @@ class Daemon:
         journals = {follower.jail: follower
                     for follower in (self.journals.followers if self.journals else [])}
         pending = self.actions_pending()
+        failed = self.actions_failed()
         jails = []
         for name, jail in self.pipeline.jails.items():
             follower = journals.get(name)
@@ -329,6 +334,7 @@ class Daemon:
                 "tracked_keys": len(jail.windows),
                 "active_bans": active_by_jail[name],
                 "actions_pending": pending.get(name, 0),
+                "actions_failed": failed.get(name, 0),
                 "maxretry": jail.config.maxretry,
                 "findtime": jail.config.findtime,
                 "bantime": jail.config.bantime,
@@ -345,6 +351,16 @@ class Daemon:
         (they run off the loop, see enforcement/action_runner.py)."""
         enforcer = self.bans.enforcer
         return enforcer.pending() if isinstance(enforcer, CommandEnforcer) else {}
+
+    def actions_failed(self) -> dict[str, int]:
+        """Per jail with fail2ban actions, its ban-time action calls that failed."""
+        enforcer = self.bans.enforcer
+        return enforcer.failures() if isinstance(enforcer, CommandEnforcer) else {}
+
+    def _not_enforcing(self) -> dict[tuple[str, str], list[str]]:
+        """(jail, key) -> the actions whose ban of it failed."""
+        enforcer = self.bans.enforcer
+        return enforcer.not_enforcing() if isinstance(enforcer, CommandEnforcer) else {}
 
     def manual_ban(self, request: dict[str, Any]) -> list[Ban]:
         """Ban an address or prefix by hand (a `ban` request); allowlisted keys only with force."""

@@ -49,6 +49,12 @@ class DaemonCollector(Collector):
         for name, count in sorted(daemon.actions_pending().items()):
             waiting.add_metric([name], count)
         yield waiting
+        failed = CounterMetricFamily(
+            "floodwall_action_failures", "Ban-time action calls (ban, prolong, unban) that "
+            "failed since start: bans those actions do not enforce.", labels=["jail"])
+        for name, count in sorted(daemon.actions_failed().items()):
+            failed.add_metric([name], count)
+        yield failed
         bans = CounterMetricFamily("floodwall_bans", "Bans added or extended since start.",
                                    labels=["jail"])
         active = GaugeMetricFamily("floodwall_active_bans", "Bans in force.", labels=["jail"])
