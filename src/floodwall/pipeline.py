@@ -73,15 +73,17 @@ class Pipeline:
         """Parse a line once for every jail of its file."""
         return self._route(line.path)[1].parse(line, now)
 
-    def feed(self, entry: Entry) -> list[Decision]:
-        """Give a parsed line to its file's jails; returns their decisions."""
+    def feed(self, entry: Entry, now: float | None = None) -> list[Decision]:
+        """Give a parsed line to its file's jails; returns their decisions (`now`: the
+        clock, past which no failure counts; None in a replay, which runs on the logs'
+        own clock)."""
         decisions: list[Decision] = []
         for jail in self._route(entry.line.path)[0]:
             requires = jail.filter.requires
             if (requires == "access" and entry.access is None) or (
                     requires == "syslog" and entry.syslog is None):
                 continue  # this jail reads fields this line does not have
-            decisions.extend(jail.on_entry(entry))
+            decisions.extend(jail.on_entry(entry, now))
         return decisions
 
     def feed_lines(self, lines: Iterable[SourceLine], now: float) -> list[Decision]:

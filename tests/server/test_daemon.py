@@ -264,3 +264,18 @@ def test_a_key_an_older_version_stored_can_still_be_unbanned(tmp_path: Path) -> 
         removed = fed.daemon.manual_unban({"address": "fe80::1%eth0"})
         assert [ban["address"] for ban in removed] == ["fe80::1%eth0"]
         assert [ban.key for ban in fed.daemon.bans.ledger.active()] == ["198.51.100.4"]
+
+
+def test_a_line_dated_in_the_future_makes_no_key_immune(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = load_config(_config_file(tmp_path))  # 4 failing GETs in 5 minutes ban
+    log = tmp_path / "www" / "a.example" / "logs" / "access.log"
+    with fed_daemon(config, start=T0) as fed, caplog.at_level("WARNING"):
+        # Two hours ahead: a window anchored there would drop every real failure of the key.
+        fed.feed(log, access_line("203.0.113.30", "/x", when=T0 + 7200))
+        fed.feed(log, "".join(access_line("203.0.113.30", f"/y{n}", when=T0 + n)
+                              for n in range(3)), first_line=2)
+        assert fed.banned("web") == ["203.0.113.30"]
+        [jail] = fed.daemon.status()["jails"]
+        assert jail["future_dated"] == 1
+    assert "dated 7200 s ahead of this host's clock" in caplog.text

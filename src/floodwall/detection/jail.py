@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from dataclasses import replace
 
 from floodwall.addresses import Allowlist
@@ -10,8 +11,15 @@ from floodwall.detection.windows import SlidingWindows
 from floodwall.matching.entries import Entry
 from floodwall.matching.filters import LineFilter
 from floodwall.model import Decision, Failure
+
+log = logging.getLogger("floodwall")
 from floodwall.settings.durations import format_duration
 from floodwall.settings.values import JailConfig
+
+FUTURE_TOLERANCE = 5.0
+"""Seconds a failure may be dated ahead of the clock (clocks of log writers drift) before it
+counts at the clock's time instead: a line dated in the future would otherwise anchor its
+key's window there, and the key's real failures would fall out of it (immune until then)."""
 
 
 class Jail:
@@ -29,6 +37,8 @@ class Jail:
         self._ipv6_prefix = config.ipv6_key_prefix
         self.failures_seen = 0
         """Failures counted since start (allowlisted ones excluded)."""
+        self.future_dated = 0
+        """Failures dated more than FUTURE_TOLERANCE ahead of the clock (counted at it)."""
 
     def take_counts(self, previous: Jail) -> None:
         """Count on from where `previous` (this jail before a reload) left off, under this
@@ -36,11 +46,21 @@ class Jail:
         self.windows = previous.windows
         self.windows.reconfigure(self.config.maxretry, self.config.findtime, self.max_keys)
         self.failures_seen = previous.failures_seen
+        self.future_dated = previous.future_dated
 
-    def on_entry(self, entry: Entry) -> list[Decision]:
-        """Feed one parsed line; returns the decisions it triggers."""
+    def on_entry(self, entry: Entry, now: float | None = None) -> list[Decision]:
+        """Feed one parsed line; returns the decisions it triggers. With `now` (a daemon on
+        the clock; a replay has none), a failure dated ahead of it counts at `now`."""
         decisions: list[Decision] = []
         for failure in self.filter.failures(entry):
+            if now is not None and failure.time > now + FUTURE_TOLERANCE:
+                self.future_dated += 1
+                if self.future_dated == 1:
+                    log.warning("jail %s: %s line %d is dated %.0f s ahead of this host's "
+                                "clock; it counts at the clock's time (further ones silently; "
+                                "`floodwall status` counts them)", self.name, failure.path,
+                                failure.lineno, failure.time - now)
+                failure = replace(failure, time=now)
             decision = self.on_failure(failure)
             if decision is not None:
                 decisions.append(decision)

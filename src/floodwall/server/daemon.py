@@ -260,7 +260,7 @@ class Daemon:
         with pipeline.deadline.armed():
             for entry in entries:
                 try:
-                    decisions.extend(pipeline.feed(entry))
+                    decisions.extend(pipeline.feed(entry, now))
                 except Exception:  # a bug on one line must not cost the batch its bans
                     failed += 1
                     if failed == 1:
@@ -331,6 +331,7 @@ class Daemon:
                 "journal_entries": follower.entries if follower else None,
                 "failures": jail.failures_seen,
                 "lines_timed_out": jail.filter.timeouts,
+                "future_dated": jail.future_dated,
                 "tracked_keys": len(jail.windows),
                 "active_bans": active_by_jail[name],
                 "actions_pending": pending.get(name, 0),
