@@ -17,7 +17,8 @@ from floodwall.matching.filters import LineFilter
 from floodwall.matching.prefilter import Prefilter
 from floodwall.matching.sshd import SshdFilter
 from floodwall.model import Decision, SourceLine
-from floodwall.settings.values import Config, JailConfig, inline_filter
+from floodwall.settings.filters import inline_filter
+from floodwall.settings.values import Config, JailConfig
 from floodwall.sources.journal import journal_path
 
 

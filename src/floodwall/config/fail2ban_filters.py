@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 from floodwall.config.fail2ban_ini import ConfigSet, MissingOption, read_config
 from floodwall.errors import ConfigError
-from floodwall.settings.values import FilterDefinition
+from floodwall.settings.filters import FilterDefinition
 
 DEFINITION = "Definition"
 INIT = "Init"

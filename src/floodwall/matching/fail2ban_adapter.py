@@ -10,7 +10,8 @@ from floodwall.matching.fail2ban.engine import Fail2banFilter
 from floodwall.matching.filters import Requirement
 from floodwall.matching.prefilter import Condition
 from floodwall.model import Failure
-from floodwall.settings.values import Fail2banFilterConfig, FilterDefinition
+from floodwall.settings.filters import FilterDefinition
+from floodwall.settings.values import Fail2banFilterConfig
 
 
 class Fail2banLineFilter:

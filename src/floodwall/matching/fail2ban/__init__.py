@@ -2,6 +2,6 @@
 the files as fail2ban reads them)."""
 
 from floodwall.matching.fail2ban.engine import Fail2banFilter, FilterFailure, FilterStats
-from floodwall.settings.values import FilterDefinition
+from floodwall.settings.filters import FilterDefinition
 
 __all__ = ["Fail2banFilter", "FilterDefinition", "FilterFailure", "FilterStats"]

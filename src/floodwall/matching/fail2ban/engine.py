@@ -16,7 +16,7 @@ from floodwall.matching.fail2ban.prefilter import LinePrefilter, Unsupported
 from floodwall.matching.fail2ban.prefilter import build as build_prefilter
 from floodwall.matching.fail2ban.regex import TaggedRegex
 from floodwall.matching.fail2ban.tickets import Ticket, TicketCache
-from floodwall.settings.values import FilterDefinition
+from floodwall.settings.filters import FilterDefinition
 
 RECENT_DATE_SECONDS = 60
 """A line without a date inherits the last date seen if that is at most this old."""
